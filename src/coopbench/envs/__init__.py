@@ -1,0 +1,20 @@
+"""coopbench tasks: one batched particle core, five tasks, PettingZoo and batched faces.
+
+>>> from coopbench.envs import make, make_batched, TASKS
+>>> env = make("cn-v1")                        # PettingZoo ParallelEnv
+>>> batch = make_batched("cn-v1", num_envs=64)  # 64 worlds stepped together
+"""
+
+from coopbench.envs.batched import BatchedEnv, TaskSpec
+from coopbench.envs.registry import TASKS, make, make_aec, make_batched, make_task, task_keywords
+
+__all__ = [
+    "TASKS",
+    "BatchedEnv",
+    "TaskSpec",
+    "make",
+    "make_aec",
+    "make_batched",
+    "make_task",
+    "task_keywords",
+]

@@ -1,0 +1,117 @@
+"""The PettingZoo face: a ``ParallelEnv`` that is the batched core with B = 1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from coopbench.envs.batched import BatchedEnv
+from coopbench.envs.task import Task
+
+RENDER_MODES = ("rgb_array",)
+
+
+class CoopParallelEnv(ParallelEnv):
+    """One world of a coopbench task with PettingZoo's parallel API.
+
+    ``reset(seed=s)`` draws the start state exactly as mpe2 does, so ``spread``
+    reproduces ``mpe2.simple_spread_v3`` step for step. ``state()`` /
+    ``state_space`` give the global state for centralised critics.
+    """
+
+    def __init__(self, task: Task, render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in RENDER_MODES:
+            raise ValueError(
+                f"{task.task_id}: render_mode={render_mode!r} is not supported; "
+                f"expected None or one of {list(RENDER_MODES)}"
+            )
+        self._core = BatchedEnv(task, 1)
+        self.spec = self._core.spec
+        self.metadata = {
+            "name": f"{task.task_id.replace('-', '_')}_v{task.version}",
+            "render_modes": list(RENDER_MODES),
+            "is_parallelizable": True,
+            "render_fps": 10,
+        }
+        self.render_mode = render_mode
+        self.possible_agents = list(self.spec.agents)
+        self.agents: list[str] = []
+        self._index = {name: i for i, name in enumerate(self.possible_agents)}
+        self.observation_spaces = {a: self.spec.observation_space for a in self.possible_agents}
+        self.action_spaces = {a: self.spec.action_space for a in self.possible_agents}
+        self.state_space = self.spec.state_space
+
+    def observation_space(self, agent: str):
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str):
+        return self.action_spaces[agent]
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        obs, _ = self._core.reset(seed=seed)
+        self.agents = self.possible_agents[:]
+        return self._per_agent(obs[0]), {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            raise RuntimeError(
+                f"{self.spec.task_id}: no live agents; call reset() before step()"
+            )
+        batch = self._to_batch(actions)
+        obs, rewards, terminated, truncated, info = self._core.step(batch)
+        agents = self.agents
+        done = bool(truncated[0] or terminated[0])
+        events = {k: np.asarray(v)[0].item() for k, v in info.items()}
+        result = (
+            self._per_agent(obs[0]),
+            {a: float(rewards[0, self._index[a]]) for a in agents},
+            {a: bool(terminated[0]) for a in agents},
+            {a: bool(truncated[0]) for a in agents},
+            {a: dict(events) for a in agents},
+        )
+        if done:
+            self.agents = []
+        return result
+
+    def state(self) -> np.ndarray:
+        return self._core.state()[0]
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            return None
+        return self._core.render(0)
+
+    def close(self) -> None:
+        pass
+
+    def _per_agent(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        return {a: obs[self._index[a]] for a in self.agents}
+
+    def _to_batch(self, actions: dict[str, Any]) -> np.ndarray:
+        """Dict of per-agent actions → a ``[1, N, ...]`` batch, naming bad agents."""
+        if not isinstance(actions, dict):
+            raise ValueError(
+                f"{self.spec.task_id}: actions must be a dict agent -> action; "
+                f"got {type(actions).__name__}"
+            )
+        unknown = [a for a in actions if a not in self._index]
+        if unknown:
+            raise ValueError(
+                f"{self.spec.task_id}: unknown agent(s) {unknown}; expected {self.possible_agents}"
+            )
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"{self.spec.task_id}: no action for agent(s) {missing}")
+        values = [np.asarray(actions[a]) for a in self.possible_agents]
+        expected = (5,) if self.spec.continuous_actions else ()
+        for agent, v in zip(self.possible_agents, values, strict=True):
+            if v.shape != expected:
+                raise ValueError(
+                    f"{self.spec.task_id}: action for agent {agent!r} has shape {v.shape}; "
+                    f"expected {expected} in {self.spec.action_space}"
+                )
+        return np.stack(values)[None]

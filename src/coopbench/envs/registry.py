@@ -1,0 +1,64 @@
+"""Task ids → task classes, and the constructors of both faces."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from coopbench.envs.batched import BatchedEnv
+from coopbench.envs.cn_v1 import CNV1Task
+from coopbench.envs.cn_v2 import CNV2Task
+from coopbench.envs.pf import PFTask
+from coopbench.envs.pp import PPTask
+from coopbench.envs.spread import SpreadTask
+from coopbench.envs.task import Task
+
+TASK_CLASSES: dict[str, type[Task]] = {
+    cls.task_id: cls for cls in (SpreadTask, CNV1Task, CNV2Task, PFTask, PPTask)
+}
+TASKS: tuple[str, ...] = tuple(TASK_CLASSES)
+
+
+def task_class(task_id: str) -> type[Task]:
+    """The class of a task id; ``ValueError`` listing the known ids otherwise."""
+    try:
+        return TASK_CLASSES[task_id]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown task {task_id!r}; expected one of {list(TASKS)}") from None
+
+
+def task_keywords(task_id: str) -> tuple[str, ...]:
+    """The keyword arguments a task accepts."""
+    return tuple(f.name for f in dataclasses.fields(task_class(task_id)) if f.init)
+
+
+def make_task(task_id: str, **kwargs: Any) -> Task:
+    """Build a task description, rejecting unknown keywords by name."""
+    cls = task_class(task_id)
+    allowed = task_keywords(task_id)
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"{task_id}: unknown keyword(s) {unknown}; expected some of {list(allowed)} "
+            "(plus render_mode for the PettingZoo face)"
+        )
+    return cls(**kwargs)
+
+
+def make(task_id: str, render_mode: str | None = None, **kwargs: Any):
+    """PettingZoo ``ParallelEnv`` of a task."""
+    from coopbench.envs.parallel import CoopParallelEnv
+
+    return CoopParallelEnv(make_task(task_id, **kwargs), render_mode=render_mode)
+
+
+def make_aec(task_id: str, render_mode: str | None = None, **kwargs: Any):
+    """PettingZoo AEC env of a task, through PettingZoo's own conversion."""
+    from pettingzoo.utils.conversions import parallel_to_aec
+
+    return parallel_to_aec(make(task_id, render_mode=render_mode, **kwargs))
+
+
+def make_batched(task_id: str, num_envs: int, **kwargs: Any) -> BatchedEnv:
+    """``num_envs`` worlds of a task stepped together (see ``BatchedEnv``)."""
+    return BatchedEnv(make_task(task_id, **kwargs), num_envs)

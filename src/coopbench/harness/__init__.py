@@ -1,0 +1,1 @@
+"""Evaluation harness: training/evaluation loop, scoring and statistics."""
