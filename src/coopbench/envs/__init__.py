@@ -6,15 +6,21 @@
 """
 
 from coopbench.envs.batched import BatchedEnv, TaskSpec
+from coopbench.envs.heuristics import heuristic_policy
+from coopbench.envs.reference import reference_returns
 from coopbench.envs.registry import TASKS, make, make_aec, make_batched, make_task, task_keywords
+from coopbench.envs.render import save_gif
 
 __all__ = [
     "TASKS",
     "BatchedEnv",
     "TaskSpec",
+    "heuristic_policy",
     "make",
     "make_aec",
     "make_batched",
     "make_task",
+    "reference_returns",
+    "save_gif",
     "task_keywords",
 ]

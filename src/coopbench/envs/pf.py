@@ -30,6 +30,7 @@ class PFTask(Task):
     version: ClassVar[int] = 1
     default_max_cycles: ClassVar[int] = 50
     moves_landmarks: ClassVar[bool] = True
+    zone_radius: ClassVar[float] = PUSH_ZONE
 
     def __post_init__(self) -> None:
         super().__post_init__()

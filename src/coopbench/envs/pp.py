@@ -27,10 +27,10 @@ from coopbench.envs.core import DAMPING, DT
 from coopbench.envs.constructors import constructors
 from coopbench.envs.task import Geometry, Task, World, cover
 
-PREY_STEP = 0.1
+PREY_STEP = 0.05  # tuned from ENVS.md's 0.1: see docs/tasks.md
 N_MOVES = 16
 ARENA = 1.0
-CAPTURE_RADIUS = 0.25
+CAPTURE_RADIUS = 0.3  # tuned from ENVS.md's 0.25: see docs/tasks.md
 CAPTURE_REWARD = 10.0
 RESPAWN_MIN_DIST = 0.5
 _ANGLES = 2.0 * np.pi * np.arange(N_MOVES) / N_MOVES

@@ -1,0 +1,154 @@
+"""Scripted privileged policies (ENVS.md §4): global state in, actions out.
+
+Each heuristic picks a target point per agent from the global ``state()`` and
+steers to it with a one-step model-predictive rule: an agent's *rest point* (where
+it would stop if it coasted after this step) is ``p + v dt + v' dt / damping``
+with ``v' = (1 - damping) v + u dt``; the action brings that rest point as close
+to the target as the action space allows. These policies define the "1" of the
+normalised score (0 = uniform random), so they are deliberately simple and fixed
+per task version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from coopbench.envs.core import DAMPING, DISCRETE_DIRECTIONS, DT, SENSITIVITY
+from coopbench.envs.pf import PUSH_DISTANCE, PUSH_ZONE
+from coopbench.envs.pp import CAPTURE_RADIUS
+from coopbench.envs.registry import make_task
+from coopbench.envs.task import Task, permutations
+
+CN_V2_PAIR_OFFSET = 0.16  # ENVS.md §4: the pair holds 0.16 either side of l*
+CN_V2_SINGLE_OFFSET = 0.2  # > 0.16 so the pair's landmark stays l* (smaller nearest distance)
+PF_APPROACH = 0.12  # wait this far left of the landmark, inside its push zone
+PF_FOLLOW = 0.08  # while pushing, hold this far behind the landmark's centre
+PP_RING = 0.18  # predators close in on a ring of this radius (120 degrees apart)
+PP_LEAD = 0.4  # aim ahead of the prey: a body moving at v rests 0.4 v ahead
+
+Policy = Callable[[np.ndarray], np.ndarray]
+
+
+def steer(
+    pos: np.ndarray, vel: np.ndarray, target: np.ndarray, continuous: bool,
+    min_ux: float | None = None,
+) -> np.ndarray:
+    """Actions moving each agent's rest point toward ``target`` (all ``[B, N, 2]``).
+
+    ``min_ux`` (continuous and discrete) forbids forces pushing left of that value,
+    which keeps the x-velocity positive while pushing in ``pf``.
+    """
+    coast = pos + vel * DT + (1.0 - DAMPING) * vel * DT / DAMPING
+    gain = DT * DT / DAMPING  # rest-point shift per unit of force
+    if continuous:
+        u = np.clip((target - coast) / gain, -SENSITIVITY, SENSITIVITY)
+        if min_ux is not None:
+            u[..., 0] = np.maximum(u[..., 0], min_ux)
+        a = np.zeros((*u.shape[:-1], 5))
+        a[..., 1], a[..., 2] = np.maximum(-u[..., 0], 0), np.maximum(u[..., 0], 0)
+        a[..., 3], a[..., 4] = np.maximum(-u[..., 1], 0), np.maximum(u[..., 1], 0)
+        return (a / SENSITIVITY).astype(np.float32)
+    rest = coast[..., None, :] + gain * SENSITIVITY * DISCRETE_DIRECTIONS  # [B, N, 5, 2]
+    miss = np.linalg.norm(rest - target[..., None, :], axis=-1)
+    if min_ux is not None:
+        miss[..., 1] = np.inf  # never push left
+    return np.argmin(miss, axis=-1).astype(np.int64)
+
+
+def assign(agent_pos: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Targets ``[B, N, 2]``: the assignment of agents to distinct points of least total distance."""
+    n, k = agent_pos.shape[1], points.shape[1]
+    if n > k:
+        nearest = np.linalg.norm(agent_pos[:, :, None] - points[:, None], axis=-1).argmin(axis=2)
+        return np.take_along_axis(points, nearest[..., None], axis=1)
+    perms = permutations(k, n)  # [P, N]
+    dist = np.linalg.norm(agent_pos[:, None, :, :] - points[:, perms, :], axis=-1)  # [B, P, N]
+    best = perms[dist.sum(axis=2).argmin(axis=1)]  # [B, N]
+    return np.take_along_axis(points, best[..., None], axis=1)
+
+
+def _cover_targets(task: Task, s: dict[str, np.ndarray]) -> np.ndarray:
+    return assign(s["agent_pos"], s["landmark_pos"])
+
+
+def _cn_v2_targets(task: Task, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Best 2+1 assignment; the pair flanks l* at ±0.16 in x, the single waits 0.2 from l'."""
+    pos, lm = s["agent_pos"], s["landmark_pos"]
+    b, n = pos.shape[:2]
+    d = np.linalg.norm(pos[:, :, None] - lm[:, None], axis=-1)  # [B, N, 2]
+    # cost[b, pair_landmark, single_agent]
+    cost = d.sum(axis=1)[:, :, None] - np.moveaxis(d, 1, 2) + np.moveaxis(d[:, :, ::-1], 1, 2)
+    flat = cost.reshape(b, -1).argmin(axis=1)
+    pair_lm, single = np.divmod(flat, n)
+    rows = np.arange(b)
+    star, prime = lm[rows, pair_lm], lm[rows, 1 - pair_lm]
+    targets = np.empty_like(pos)
+    away = pos[rows, single] - prime
+    away /= np.maximum(np.linalg.norm(away, axis=-1, keepdims=True), 1e-9)
+    targets[rows, single] = prime + CN_V2_SINGLE_OFFSET * away
+    slots = star[:, None, :] + np.array([[-CN_V2_PAIR_OFFSET, 0.0], [CN_V2_PAIR_OFFSET, 0.0]])
+    others = np.array([[j for j in range(n) if j != k] for k in range(n)])[single]  # [B, 2]
+    pair_pos = np.take_along_axis(pos, others[..., None], axis=1)
+    pair_targets = assign(pair_pos, slots)
+    np.put_along_axis(targets, others[..., None], pair_targets, axis=1)
+    return targets
+
+
+def _pf_actions(task: Task, s: dict[str, np.ndarray], continuous: bool) -> np.ndarray:
+    """Line up left of the assigned landmarks; once all are in their zones, push right together."""
+    pos, vel, lm = s["agent_pos"], s["agent_vel"], s["landmark_pos"]
+    approach = lm - np.array([PF_APPROACH, 0.0])
+    targets = assign(pos, approach)
+    own = targets + np.array([PF_APPROACH, 0.0])
+    in_zone = np.linalg.norm(pos - own, axis=-1) < 0.9 * PUSH_ZONE
+    pushing = in_zone.all(axis=1)  # [B]
+    follow = own + np.array([PUSH_DISTANCE - PF_FOLLOW, 0.0])  # behind the pushed landmark
+    wait = steer(pos, vel, targets, continuous)
+    push = steer(pos, vel, follow, continuous, min_ux=0.0)
+    mask = pushing.reshape(-1, *([1] * (wait.ndim - 1)))
+    return np.where(mask, push, wait)
+
+
+def _pp_targets(task: Task, s: dict[str, np.ndarray]) -> np.ndarray:
+    """Chase the prey nearest the predators' centroid from three directions 120° apart.
+
+    The ring is turned so that one slot lies ahead of the prey's motion (a predator
+    cuts it off) and is centred a little ahead of the prey.
+    """
+    pos, prey, prey_vel = s["agent_pos"], s["landmark_pos"], s["landmark_vel"]
+    centroid = pos.mean(axis=1, keepdims=True)
+    chosen = np.linalg.norm(prey - centroid, axis=-1).argmin(axis=1)  # [B]
+    rows = np.arange(len(pos))
+    p, v = prey[rows, chosen], prey_vel[rows, chosen]  # [B, 2]
+    goal = p + PP_LEAD * v
+    heading = np.arctan2(v[:, 1], v[:, 0])[:, None]
+    angles = heading + 2.0 * np.pi * np.arange(task.n_agents) / task.n_agents
+    ring = min(PP_RING, 0.9 * CAPTURE_RADIUS)
+    slots = goal[:, None, :] + ring * np.stack((np.cos(angles), np.sin(angles)), axis=-1)
+    return assign(pos, slots)
+
+
+_TARGETS = {"spread": _cover_targets, "cn-v1": _cover_targets, "cn-v2": _cn_v2_targets,
+            "pp": _pp_targets}
+
+
+def heuristic_policy(task_id: str, **kwargs: Any) -> Policy:
+    """The task's scripted policy: ``state [B, state_dim] -> actions`` (privileged).
+
+    Keywords are the task's (``continuous_actions`` decides the action format).
+    """
+    task = make_task(task_id, **kwargs)
+    continuous = bool(task.continuous_actions)
+
+    def policy(state: np.ndarray) -> np.ndarray:
+        s = task.split_state(np.atleast_2d(state))
+        if task.task_id == "pf":
+            return _pf_actions(task, s, continuous)
+        targets = _TARGETS[task.task_id](task, s)
+        return steer(s["agent_pos"], s["agent_vel"], targets, continuous)
+
+    policy.__doc__ = f"Scripted privileged policy of {task_id} (reads the global state)."
+    return policy
