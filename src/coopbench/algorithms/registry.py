@@ -1,0 +1,48 @@
+"""Algorithm names → classes; a user's algorithm is found by import path instead.
+
+``get_algorithm("mappo")`` imports a baseline lazily; ``get_algorithm(
+"mypkg.module:MyAlgorithm")`` imports a user's class, so plugging an algorithm
+in needs no change to coopbench.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from coopbench.algorithms.base import Algorithm
+
+BUILTIN: dict[str, str] = {
+    "random": "coopbench.baselines.reference:RandomPolicyAlgorithm",
+    "heuristic": "coopbench.baselines.reference:HeuristicAlgorithm",
+}
+
+
+def register(name: str, path: str) -> None:
+    """Add a built-in name (``path`` is ``"module:Class"``)."""
+    BUILTIN[name] = path
+
+
+def algorithm_names() -> tuple[str, ...]:
+    return tuple(BUILTIN)
+
+
+def get_algorithm(name_or_path: str) -> type[Algorithm]:
+    """The algorithm class for a registered name or a ``module:Class`` import path."""
+    path = BUILTIN.get(name_or_path, name_or_path)
+    if ":" not in path:
+        raise ValueError(
+            f"unknown algorithm {name_or_path!r}; expected one of {list(BUILTIN)} "
+            "or an import path 'package.module:ClassName'"
+        )
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import algorithm module {module_name!r}: {exc}") from None
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
+        raise ValueError(
+            f"{path!r} is not an Algorithm subclass (found {type(cls).__name__}); "
+            "see coopbench.algorithms.base.Algorithm"
+        )
+    return cls

@@ -1,0 +1,1 @@
+"""Reference baselines, each a module written against ``coopbench.algorithms``."""
