@@ -133,4 +133,5 @@ class Algorithm(ABC):
         Path(path).write_text("{}")
 
     def load(self, path: str | Path) -> None:
-        """Restore a checkpoint written by ``save``."""
+        """Restore a checkpoint written by ``save``; stateless algorithms read nothing."""
+        return None

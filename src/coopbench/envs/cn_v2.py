@@ -23,7 +23,8 @@ WRONG_PENALTY = -10.0
 def pair_cost(agent_landmark: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(pair [B], wrong [B] bool, star [B])`` of CN-V2's reward from distances ``[B, N, 2]``.
 
-    ``pair = min_k [d(k, l') + sum_{j != k} d(j, l*)] = sum_j d(j, l*) + min_k (d(k, l') - d(k, l*))``.
+    ``pair = min_k [d(k, l') + sum_{j != k} d(j, l*)]``
+    ``     = sum_j d(j, l*) + min_k (d(k, l') - d(k, l*))``.
     """
     star = np.argmin(agent_landmark.min(axis=1), axis=1)
     rows = np.arange(agent_landmark.shape[0])

@@ -33,7 +33,10 @@ Policy = Callable[[np.ndarray], np.ndarray]
 
 
 def steer(
-    pos: np.ndarray, vel: np.ndarray, target: np.ndarray, continuous: bool,
+    pos: np.ndarray,
+    vel: np.ndarray,
+    target: np.ndarray,
+    continuous: bool,
     min_ux: float | None = None,
 ) -> np.ndarray:
     """Actions moving each agent's rest point toward ``target`` (all ``[B, N, 2]``).
@@ -59,7 +62,7 @@ def steer(
 
 
 def assign(agent_pos: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Targets ``[B, N, 2]``: the assignment of agents to distinct points of least total distance."""
+    """Targets ``[B, N, 2]``: agents assigned to distinct points with least total distance."""
     n, k = agent_pos.shape[1], points.shape[1]
     if n > k:
         nearest = np.linalg.norm(agent_pos[:, :, None] - points[:, None], axis=-1).argmin(axis=2)
@@ -131,8 +134,12 @@ def _pp_targets(task: Task, s: dict[str, np.ndarray]) -> np.ndarray:
     return assign(pos, slots)
 
 
-_TARGETS = {"spread": _cover_targets, "cn-v1": _cover_targets, "cn-v2": _cn_v2_targets,
-            "pp": _pp_targets}
+_TARGETS = {
+    "spread": _cover_targets,
+    "cn-v1": _cover_targets,
+    "cn-v2": _cn_v2_targets,
+    "pp": _pp_targets,
+}
 
 
 def heuristic_policy(task_id: str, **kwargs: Any) -> Policy:

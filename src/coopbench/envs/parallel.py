@@ -58,9 +58,7 @@ class CoopParallelEnv(ParallelEnv):
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
-            raise RuntimeError(
-                f"{self.spec.task_id}: no live agents; call reset() before step()"
-            )
+            raise RuntimeError(f"{self.spec.task_id}: no live agents; call reset() before step()")
         batch = self._to_batch(actions)
         obs, rewards, terminated, truncated, info = self._core.step(batch)
         agents = self.agents

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from coopbench.envs.core import DT
 from coopbench.envs.constructors import constructors
+from coopbench.envs.core import DT
 from coopbench.envs.task import Geometry, Task, World, cover, permutations
 
 PUSH_ZONE = 0.25

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from coopbench.envs.core import DAMPING, DT
 from coopbench.envs.constructors import constructors
+from coopbench.envs.core import DAMPING, DT
 from coopbench.envs.task import Geometry, Task, World, cover
 
 PREY_STEP = 0.05  # tuned from ENVS.md's 0.1: see docs/tasks.md

@@ -88,7 +88,9 @@ def measure_all(episodes: int = REFERENCE_EPISODES) -> dict[str, Any]:
         for mode in ("discrete", "continuous"):
             entry[mode] = {}
             for policy in ("random", "heuristic"):
-                r = policy_returns(task_id, policy, episodes, continuous_actions=mode == "continuous")
+                r = policy_returns(
+                    task_id, policy, episodes, continuous_actions=mode == "continuous"
+                )
                 entry[mode][policy] = {
                     "mean": round(float(r.mean()), 4),
                     "std": round(float(r.std(ddof=1)), 4),

@@ -109,7 +109,8 @@ class Task:
                 )
         if self.obs_mode not in OBS_MODES:
             raise ValueError(
-                f"{self.task_id}: obs_mode={self.obs_mode!r} is invalid; expected one of {OBS_MODES}"
+                f"{self.task_id}: obs_mode={self.obs_mode!r} is invalid; "
+                f"expected one of {OBS_MODES}"
             )
         if not isinstance(self.continuous_actions, (bool, np.bool_)):
             raise ValueError(
