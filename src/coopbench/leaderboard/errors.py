@@ -1,0 +1,11 @@
+"""Errors of the leaderboard package: one-line messages naming the file or field at fault."""
+
+from __future__ import annotations
+
+
+class StoreError(ValueError):
+    """The results store cannot be used: corrupt, foreign, newer, locked or inconsistent."""
+
+
+class SubmissionError(StoreError):
+    """A submission document is malformed or violates ``schema.json``."""

@@ -1,0 +1,215 @@
+"""Publishing: markdown table, static HTML (escaping, curves, a real headless browser),
+marl-eval export and the optional wandb mirror."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import types
+
+import markupsafe
+import pytest
+
+from coopbench.leaderboard import (
+    SubmissionError,
+    WandbError,
+    export_marl_eval,
+    mirror_to_wandb,
+    render_markdown,
+    write_html,
+)
+from coopbench.leaderboard import wandb_mirror as wandb_mod
+from leaderboard_fakes import fake_submission
+
+HOSTILE = "<script>document.title='pwned'</script>\"'><img src=x onerror=alert(1)> $\\frac{a$ |"
+
+
+def _docs(label="algo", n=3, **kw):
+    kw.setdefault("curve", None)
+    return [
+        fake_submission(
+            f"{label}-{s}",
+            seed=s,
+            **{**kw, "curve": kw["curve"] or (lambda t, s=s: t / 100 * (0.8 + 0.1 * s))},
+        )
+        for s in range(n)
+    ]
+
+
+def _hostile_docs():
+    docs = _docs(name=HOSTILE, notes=HOSTILE)
+    for d in docs:
+        d["policies"]["default"]["label"] = HOSTILE
+        d["algorithm"]["config"]["evil"] = HOSTILE
+    return docs
+
+
+def test_markdown_columns_and_conventions():
+    heur = {"default": {"label": "heuristic", "centralised": False, "privileged": True}}
+    text = render_markdown(_docs() + _docs("h", policies=heur, curve=lambda t: 1.0), reps=100)
+    for column in (
+        "Task",
+        "Algorithm",
+        "Seeds",
+        "Final score (norm. team return) IQM [95% CI]",
+        "AUC (norm. team return) IQM [95% CI]",
+        "Env steps to score 0.5 (median)",
+        "Absolute metric (norm. team return) IQM [95% CI]",
+    ):
+        assert f"| {column} |" in text or f"| {column}" in text
+    assert "team return = sum over agents and steps" in text
+    assert "0 = uniform random policy, 1 = the task's scripted heuristic" in text
+    rows = [line for line in text.splitlines() if line.startswith("| spread")]
+    assert len(rows) == 2
+    algo = next(r for r in rows if "| algo |" in r)
+    assert "| 3 | 0.90 [" in algo and "60 (3/3 reached)" in algo
+    assert "privileged (uses global state)" in next(r for r in rows if "heuristic" in r)
+
+
+def test_markdown_escapes_hostile_text_and_censoring():
+    docs = _hostile_docs()
+    for d in docs:
+        for p in d["evaluations"]["default"]:
+            p["returns"] = [x - 1000.0 for x in p["returns"]]  # never reaches the threshold
+    text = render_markdown(docs, reps=50)
+    assert "<script>" not in text and "<img" not in text
+    assert "&lt;script&gt;" in text
+    (row,) = [line for line in text.splitlines() if line.startswith("| spread")]
+    assert row.count("|") - row.count("\\|") == 12  # the label's pipe cannot add a column
+    assert ">100 (0/3 reached)" in row
+
+
+def test_html_escapes_everything_and_draws_curves(tmp_path):
+    docs = _hostile_docs() + _docs("other", task="pp") + _docs("c", continuous=True)
+    index = write_html(docs, tmp_path / "site", reps=100)
+    page = index.read_text()
+    assert "<script" not in page and "<img src=x" not in page
+    assert str(markupsafe.escape(HOSTILE)) in page  # shown as text in the table cells
+    assert "Content-Security-Policy" in page
+    pngs = sorted(p.name for p in index.parent.glob("*.png"))
+    assert pngs == ["curve-0.png", "curve-1.png", "curve-2.png"]
+    for name in pngs:
+        assert (index.parent / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f'src="{name}"' in page
+    assert "normalised" in page and "team return" in page
+
+
+def test_html_of_empty_store(tmp_path):
+    page = write_html([], tmp_path).read_text()
+    assert "No finished runs yet." in page
+
+
+def _browser() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chromium-headless-shell"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _dump_dom(browser: str, page) -> str:
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+@pytest.mark.skipif(_browser() is None, reason="no headless Chromium (apt-get install chromium)")
+def test_html_in_headless_browser(tmp_path):
+    """The hostile label renders as text and no script runs, with and without the CSP."""
+    browser = _browser()
+    index = write_html(_hostile_docs(), tmp_path, reps=50)
+    no_csp = tmp_path / "no_csp.html"  # escaping alone must hold: drop the CSP safety net
+    no_csp.write_text(
+        re.sub(r"<meta http-equiv=\"Content-Security-Policy\"[^>]*>", "", index.read_text())
+    )
+    for page in (index, no_csp):
+        dom = _dump_dom(browser, page)
+        assert "<title>coopbench leaderboard</title>" in dom  # the payload would rename it
+        assert "<script" not in dom and '<img src="x"' not in dom
+        assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
+    # The check can fail: an injected script does rename the page in this browser.
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        no_csp.read_text().replace("<h1>", "<script>document.title='pwned'</script><h1>")
+    )
+    assert "<title>pwned</title>" in _dump_dom(browser, bad)
+
+
+def test_marl_eval_export(tmp_path):
+    docs = _docs() + _docs("c", continuous=True, n=2)
+    docs.append(fake_submission("dup", seed=0))  # a repeated seed keeps its own run
+    path = export_marl_eval(docs, tmp_path / "marl.json")
+    data = json.loads(path.read_text())
+    assert list(data) == ["coopbench_quick_100"]
+    assert sorted(data["coopbench_quick_100"]) == ["spread", "spread_continuous"]
+    runs = data["coopbench_quick_100"]["spread"]["algo"]
+    assert sorted(runs) == ["seed_0", "seed_0_2", "seed_1", "seed_2"]
+    run = runs["seed_1"]
+    assert sorted(run) == ["absolute_metrics", *(f"step_{i}" for i in range(6))]
+    assert [run[f"step_{i}"]["step_count"] for i in range(6)] == [0, 20, 40, 60, 80, 100]
+    src = next(d for d in docs if d["run_key"] == "algo-1")
+    assert run["step_3"]["return"] == src["evaluations"]["default"][3]["returns"]
+    assert run["absolute_metrics"]["return"] == src["absolute"]["default"]
+    assert len(run["absolute_metrics"]["return"]) == 2 * len(run["step_0"]["return"])
+    with pytest.raises(SubmissionError):
+        export_marl_eval([dict(docs[0], seed="x")], tmp_path / "bad.json")
+
+
+class _FakeRun:
+    def __init__(self, log):
+        self.log_calls, self.summary, self.finished = log, {}, False
+
+    def log(self, row, step):
+        self.log_calls.append((step, row))
+
+    def finish(self):
+        self.finished = True
+
+
+def _fake_wandb(monkeypatch):
+    calls = []
+
+    def init(**kw):
+        run = _FakeRun([])
+        calls.append((kw, run))
+        return run
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init))
+    return calls
+
+
+def test_wandb_mirror_offline_by_default(monkeypatch, tmp_path):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    calls = _fake_wandb(monkeypatch)
+    assert mirror_to_wandb(_docs(n=2), project="p") == 2
+    (kw, run), _ = calls
+    assert kw["mode"] == "offline" and kw["project"] == "p" and kw["name"] == "algo-0"
+    assert kw["config"]["seed"] == 0 and "evaluations" not in kw["config"]
+    assert [step for step, _ in run.log_calls] == [0, 20, 40, 60, 80, 100]
+    assert run.log_calls[-1][1]["default/normalised_score"] == pytest.approx(0.8)
+    assert run.summary["default/absolute_normalised"] == pytest.approx(1.0)
+    assert run.finished
+    again = _fake_wandb(monkeypatch)
+    mirror_to_wandb(_docs(n=1))
+    assert again[0][0]["id"] == kw["id"]  # deterministic id: re-mirroring resumes
+
+
+def test_wandb_mirror_online_when_logged_in(monkeypatch, tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.wandb.ai login user password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert wandb_mod.logged_in()
+    calls = _fake_wandb(monkeypatch)
+    mirror_to_wandb(_docs(n=1))
+    assert calls[0][0]["mode"] == "online"
+
+
+def test_wandb_missing_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb -> ImportError
+    with pytest.raises(WandbError, match=r"pip install 'coopbench\[wandb\]'"):
+        mirror_to_wandb(_docs(n=1))
