@@ -1,0 +1,469 @@
+"""The ``coopbench`` command: list tasks and algorithms, train, benchmark, publish, render.
+
+Every error is one line on stderr and a non-zero exit (``--debug`` shows the traceback).
+The results store is ``--db PATH``, else ``$COOPBENCH_DB``, else ``./coopbench.db``.
+
+    coopbench bench --tier quick --seeds 3 --workers 2     # fill the store, print the table
+    coopbench train --task cn-v1 --algo mypkg.mod:MyAlgo --seed 0 --set lr=3e-4
+    coopbench leaderboard html --out site/
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+DB_ENV = "COOPBENCH_DB"
+DEFAULT_DB = "coopbench.db"
+BENCH_ALGOS = ("random", "heuristic")  # the README's quick benchmark
+out = Console(highlight=False)
+
+
+class CLIError(Exception):
+    """A user error reported as one line."""
+
+
+def db_path(arg: str | None) -> str:
+    """``--db``, else ``$COOPBENCH_DB``, else ``./coopbench.db``."""
+    return arg or os.environ.get(DB_ENV) or DEFAULT_DB
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from coopbench.leaderboard.store import Store
+
+    return Store(db_path(args.db))
+
+
+# ------------------------------------------------------------------------ tasks / algos
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from coopbench.envs import TASKS, make_batched, reference_returns
+
+    table = Table(title="coopbench tasks (team returns: sum over agents and steps)")
+    for col in (
+        "task",
+        "version",
+        "agents",
+        "obs dim",
+        "state dim",
+        "horizon",
+        "random return",
+        "heuristic return",
+    ):
+        table.add_column(col)
+    for task in TASKS:
+        spec = make_batched(task, 1).spec
+        ref = reference_returns(task)
+        table.add_row(
+            task,
+            str(spec.version),
+            str(spec.n_agents),
+            str(spec.obs_dim),
+            str(spec.state_dim),
+            str(spec.max_cycles),
+            f"{ref['random']:.1f}",
+            f"{ref['heuristic']:.1f}",
+        )
+    out.print(table)
+    return 0
+
+
+def cmd_algos(args: argparse.Namespace) -> int:
+    from coopbench.algorithms.registry import BUILTIN, get_algorithm
+
+    table = Table(title="coopbench algorithms (or any 'package.module:Class')")
+    for col in ("name", "label", "actions", "path"):
+        table.add_column(col)
+    for name, path in BUILTIN.items():
+        try:
+            cls = get_algorithm(name)
+            label = cls.label(cls.Config())
+            kinds = [
+                k
+                for k, ok in (
+                    ("discrete", cls.supports_discrete),
+                    ("continuous", cls.supports_continuous),
+                )
+                if ok
+            ]
+            table.add_row(name, label, ", ".join(kinds), path)
+        except Exception as exc:  # one broken entry must not hide the others
+            table.add_row(name, "-", f"unavailable: {exc}", path)
+    out.print(table)
+    return 0
+
+
+# ------------------------------------------------------------------------ train / bench
+
+
+def _overrides(algo: str, items: list[str] | None) -> dict[str, Any]:
+    from coopbench.algorithms.registry import get_algorithm
+    from coopbench.harness.config import parse_assignments
+
+    if not items:
+        return {}
+    cls = get_algorithm(algo)
+    return parse_assignments(cls.Config, items, f"algorithm {algo!r}")
+
+
+def _task_kwargs(tasks: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """``--task-set key=value`` (typed by the task's fields) and ``--continuous``."""
+    from coopbench.envs.registry import task_class
+    from coopbench.harness.config import parse_assignments
+
+    kwargs: dict[str, Any] = {}
+    for task in tasks:
+        kwargs = parse_assignments(task_class(task), args.task_set or [], f"task {task!r}")
+    if args.continuous:
+        kwargs["continuous_actions"] = True
+    return kwargs
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from coopbench.harness.run import prepare_run, run_experiment, run_key, run_metadata
+
+    overrides = _overrides(args.algo, args.set)
+    task_kwargs = _task_kwargs([args.task], args)
+    cls, config, protocol, spec = prepare_run(
+        args.task, args.algo, args.seed, args.tier, args.budget, overrides, task_kwargs
+    )
+    key = run_key(run_metadata(spec, args.algo, cls, config, args.seed, protocol))
+    store = None if args.no_db else _store(args)
+    try:
+        if store is not None and store.is_finished(key):
+            out.print(f"run {key[:12]} is already finished in {store.path}; nothing to do")
+            return 0
+        result = run_experiment(
+            args.task,
+            args.algo,
+            args.seed,
+            args.tier,
+            args.budget,
+            overrides,
+            task_kwargs,
+            sink=store,
+            device=args.device,
+            progress=True,
+        )
+    finally:
+        if store is not None:
+            store.close()
+    table = Table(
+        title=f"{args.task} · {args.algo} · seed {args.seed} · "
+        f"{protocol.tier} tier, {protocol.budget} env steps"
+    )
+    for col in ("policy", "final score", "absolute metric", "best step", "final team return"):
+        table.add_column(col)
+    final, absolute = _scores(result)
+    for name, (_, returns) in result.curves.items():
+        table.add_row(
+            name,
+            final.get(name, "-"),
+            absolute.get(name, "-"),
+            str(result.best_step[name]),
+            f"{returns[-1].mean():.2f}",
+        )
+    out.print(table)
+    out.print(
+        f"run {result.key[:12]} · {result.wall_time_s:.1f} s · scores normalised "
+        "(0 = random, 1 = heuristic) team returns"
+        + ("" if store is None else f" · stored in {db_path(args.db)}")
+    )
+    return 0
+
+
+def _scores(result: Any) -> tuple[dict[str, str], dict[str, str]]:
+    try:
+        final, absolute = result.final_scores(), result.absolute_scores()
+    except ValueError:  # no reference returns for a non-default task configuration
+        return {}, {}
+    return ({k: f"{v:.3f}" for k, v in final.items()}, {k: f"{v:.3f}" for k, v in absolute.items()})
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from coopbench.envs import TASKS
+    from coopbench.harness.sweep import run_sweep
+
+    path = db_path(args.db)
+    tasks = args.tasks or list(TASKS)
+    outcomes = run_sweep(
+        tasks,
+        args.algos or list(BENCH_ALGOS),
+        args.seeds,
+        args.tier,
+        path,
+        args.workers,
+        args.backend,
+        progress=True,
+        budget=args.budget,
+        task_kwargs=_task_kwargs(tasks, args),
+    )
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    counts = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    out.print(
+        f"{counts['done']} runs done, {counts['skipped']} already finished, "
+        f"{counts['failed']} failed · store {path}"
+    )
+    _show(path)
+    if args.wandb:
+        from coopbench.leaderboard import Store, mirror_to_wandb
+
+        with Store(path) as store:
+            out.print(f"mirrored {mirror_to_wandb(store.submissions())} run(s) to wandb")
+    for o in failed:
+        print(
+            f"coopbench: error: {o['task']} {o['algo']} seed {o['seed']}: {o['error']}",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+def _show(path: str) -> None:
+    from coopbench.leaderboard import render_markdown
+    from coopbench.leaderboard.store import Store
+
+    with Store(path) as store:
+        submissions = store.submissions()
+    print(render_markdown(submissions) if submissions else "the store holds no finished runs")
+
+
+# ------------------------------------------------------------------------ leaderboard
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    import coopbench.leaderboard as lb
+
+    path = db_path(args.db)
+    if args.action != "import" and not os.path.exists(path):
+        raise CLIError(f"{path}: no results store here (run coopbench bench/train or pass --db)")
+    with _store(args) as store:
+        if args.action == "show":
+            subs = store.submissions()
+            print(lb.render_markdown(subs) if subs else "the store holds no finished runs")
+        elif args.action == "export":
+            if args.format == "marl-eval":
+                path = lb.export_marl_eval(store.submissions(), args.out)
+            else:
+                path = lb.export_file(store, args.out)
+            out.print(f"wrote {path}")
+        elif args.action == "import":
+            for name in args.files:
+                added = lb.import_file(store, name)
+                out.print(f"{name}: {added} new submission(s)")
+        elif args.action == "html":
+            path = lb.write_html(store.submissions(), args.out)
+            out.print(f"wrote {path}")
+        if getattr(args, "wandb", False):
+            count = lb.mirror_to_wandb(store.submissions())
+            out.print(f"mirrored {count} run(s) to wandb")
+    return 0
+
+
+# ------------------------------------------------------------------------ render / reproduce
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from coopbench.envs import heuristic_policy, make_batched, save_gif
+
+    if args.checkpoint and not args.algo:
+        raise CLIError("--checkpoint needs --algo (the algorithm that wrote it)")
+    task_kwargs = _task_kwargs([args.task], args)
+    spec = make_batched(args.task, 1, **task_kwargs).spec
+    policy = None
+    if args.algo:
+        from coopbench.algorithms.registry import get_algorithm
+        from coopbench.harness.config import build_config
+        from coopbench.harness.evaluate import checked_actions, reads_state
+
+        cls = get_algorithm(args.algo)
+        algo = cls(
+            spec,
+            build_config(cls, args.task, "quick", _overrides(args.algo, args.set)),
+            args.seed,
+            args.device,
+        )
+        if args.checkpoint:
+            algo.load(args.checkpoint)
+        policies = algo.policies()
+        if args.policy_name not in policies:
+            raise CLIError(
+                f"policy {args.policy_name!r} not found; {args.algo} has {sorted(policies)}"
+            )
+        p = policies[args.policy_name]
+        with_state = reads_state(p)
+
+        def policy(obs: Any, state: Any) -> Any:
+            raw = p(obs, state) if with_state else p(obs)
+            return checked_actions(raw, spec, 1, args.policy_name)
+    elif args.policy == "heuristic":
+        scripted = heuristic_policy(args.task, **task_kwargs)
+
+        def policy(obs: Any, state: Any) -> Any:
+            return scripted(state)
+
+    path = save_gif(args.task, args.out, policy=policy, seed=args.seed, **task_kwargs)
+    out.print(f"wrote {path}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    try:
+        from coopbench.reproduce import run
+    except ImportError as exc:
+        raise CLIError(f"reproductions are not available in this install ({exc})") from None
+    options = {"trials": args.trials, "out": args.out, "workers": args.workers}
+    result = run(args.name, **{k: v for k, v in options.items() if v is not None})
+    if result is not None:
+        out.print(result)
+    return 0
+
+
+# ------------------------------------------------------------------------ parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is invalid; expected a positive integer")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is invalid; expected an integer >= 0")
+    return value
+
+
+def _task_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--continuous", action="store_true", help="continuous actions")
+    parser.add_argument(
+        "--task-set", action="append", metavar="KEY=VALUE", help="task keyword (e.g. n_agents=4)"
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", help=f"results store (default ${DB_ENV} or ./{DEFAULT_DB})")
+    parser = _Parser(
+        prog="coopbench", parents=[common], description="Cooperative MARL benchmark suite."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("tasks", parents=[common], help="list the tasks").set_defaults(func=cmd_tasks)
+    sub.add_parser("algos", parents=[common], help="list the algorithms").set_defaults(
+        func=cmd_algos
+    )
+
+    train = sub.add_parser("train", parents=[common, db], help="one run into the store")
+    train.add_argument("--task", required=True)
+    train.add_argument("--algo", required=True, help="a name or 'package.module:Class'")
+    train.add_argument("--seed", type=_non_negative, default=0)
+    train.add_argument("--tier", default="quick", help="protocol tier: quick or standard")
+    train.add_argument("--budget", type=_positive, help="env steps (replaces the tier's)")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override")
+    train.add_argument("--device", default="cpu")
+    _task_options(train)
+    train.add_argument("--no-db", action="store_true", help="do not write to the store")
+    train.set_defaults(func=cmd_train)
+
+    bench = sub.add_parser("bench", parents=[common, db], help="task × algorithm × seed sweep")
+    bench.add_argument("--tier", default="quick")
+    bench.add_argument("--tasks", nargs="+", help="default: every task")
+    bench.add_argument("--algos", nargs="+", help=f"default: {' '.join(BENCH_ALGOS)}")
+    bench.add_argument("--seeds", type=_positive, default=3, help="seeds 0..N-1")
+    bench.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1))
+    bench.add_argument("--budget", type=_positive, help="env steps (replaces the tier's)")
+    bench.add_argument("--backend", choices=("process", "ray"), default="process")
+    bench.add_argument("--wandb", action="store_true", help="mirror the store to wandb after")
+    _task_options(bench)
+    bench.set_defaults(func=cmd_bench)
+
+    board = sub.add_parser("leaderboard", parents=[common], help="show and publish results")
+    actions = board.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", parents=[common, db], help="print the markdown table")
+    export = actions.add_parser("export", parents=[common, db], help="write submissions")
+    export.add_argument("--out", required=True)
+    export.add_argument("--format", choices=("json", "marl-eval"), default="json")
+    imp = actions.add_parser("import", parents=[common, db], help="import submission files")
+    imp.add_argument("files", nargs="+")
+    html = actions.add_parser("html", parents=[common, db], help="write the static site")
+    html.add_argument("--out", required=True, help="output directory")
+    for p in (show, export, imp, html):
+        p.add_argument("--wandb", action="store_true", help="also mirror to wandb")
+        p.set_defaults(func=cmd_leaderboard)
+
+    render = sub.add_parser("render", parents=[common], help="write a GIF of one episode")
+    render.add_argument("--task", required=True)
+    render.add_argument("--algo", help="play this algorithm's policy")
+    render.add_argument("--checkpoint", help="load this checkpoint into --algo")
+    render.add_argument("--policy-name", default="default")
+    render.add_argument(
+        "--policy",
+        choices=("heuristic", "random"),
+        default="heuristic",
+        help="without --algo: the scripted heuristic or uniform random play",
+    )
+    render.add_argument("--set", action="append", metavar="KEY=VALUE")
+    render.add_argument("--seed", type=_non_negative, default=0)
+    render.add_argument("--device", default="cpu")
+    render.add_argument("--out", required=True, help="FILE.gif")
+    _task_options(render)
+    render.set_defaults(func=cmd_render)
+
+    rep = sub.add_parser("reproduce", parents=[common], help="reproduce a paper result")
+    rep.add_argument("name")
+    rep.add_argument("--trials", type=_positive)
+    rep.add_argument("--out")
+    rep.add_argument("--workers", type=_positive, default=1)
+    rep.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``coopbench`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("coopbench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"coopbench: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

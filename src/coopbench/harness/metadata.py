@@ -1,0 +1,145 @@
+"""Run metadata and run keys: what every result records, and what identifies a run.
+
+``run_metadata`` builds the dict the leaderboard schema describes (task and versions,
+resolved config and its hash, seed, protocol, software versions, git commit, hardware,
+start time); ``run_key`` hashes only what defines a run, so repeating it maps to the same
+key and a resumed sweep recognises finished work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from coopbench.algorithms.base import Algorithm
+from coopbench.algorithms.registry import BUILTIN
+from coopbench.envs import TaskSpec
+from coopbench.harness.config import config_dict
+from coopbench.harness.protocol import Protocol
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _sha256(obj: Any) -> str:
+    return hashlib.sha256(_canonical(obj).encode()).hexdigest()
+
+
+def algorithm_path(name_or_path: str, cls: type[Algorithm]) -> str:
+    """The ``module:Class`` path that identifies an algorithm in results."""
+    return BUILTIN.get(name_or_path, f"{cls.__module__}:{cls.__qualname__}")
+
+
+@lru_cache(maxsize=1)
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _hardware(device: str) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = None
+    if device.startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(torch.device(device))
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu}
+
+
+def policy_entries(cls: type[Algorithm], config: Any, policies: dict[str, Any]) -> dict:
+    """Leaderboard label and flags of every policy. ``"default"`` is labelled
+    ``cls.label(config)``; an algorithm may name the others with an optional classmethod
+    ``policy_labels(config) -> {name: label}``, else they read ``f"{label}-{name}"``."""
+    base = cls.label(config)
+    custom = getattr(cls, "policy_labels", None)
+    labels = dict(custom(config)) if callable(custom) else {}
+    return {
+        name: {
+            "label": str(labels.get(name, base if name == "default" else f"{base}-{name}")),
+            "centralised": bool(getattr(p, "centralised", False)),
+            "privileged": bool(getattr(p, "privileged", False)),
+        }
+        for name, p in policies.items()
+    }
+
+
+def run_metadata(
+    spec: TaskSpec,
+    algo: str,
+    cls: type[Algorithm],
+    config: Any,
+    seed: int,
+    protocol: Protocol,
+    policies: dict[str, Any] | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """The metadata every result records (see the leaderboard schema)."""
+    cfg = config_dict(config)
+    return {
+        "coopbench_version": _version("coopbench"),
+        "task": {"id": spec.task_id, "version": spec.version, "kwargs": dict(spec.kwargs)},
+        "algorithm": {
+            "name": algo if algo in BUILTIN else (cls.name or cls.__name__),
+            "path": algorithm_path(algo, cls),
+            "config": cfg,
+            "config_hash": _sha256(cfg),
+        },
+        "policies": policy_entries(cls, config, policies or {}),
+        "seed": int(seed),
+        "protocol": protocol.as_dict(),
+        "versions": {
+            "python": platform.python_version(),
+            **{p: _version(p) for p in ("numpy", "torch", "pettingzoo", "coopbench")},
+        },
+        "git_commit": _git_commit(),
+        "hardware": _hardware(device),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_key(meta: dict[str, Any]) -> str:
+    """sha256 over what defines a run: task id/version/kwargs, algorithm path, config hash,
+    seed and protocol. Repeating a run gives the same key (versions and time are excluded)."""
+    return _sha256(
+        {
+            "task": meta["task"],
+            "algorithm": meta["algorithm"]["path"],
+            "config_hash": meta["algorithm"]["config_hash"],
+            "seed": meta["seed"],
+            "protocol": meta["protocol"],
+        }
+    )

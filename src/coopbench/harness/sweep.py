@@ -1,0 +1,309 @@
+"""Sweeps: the task × algorithm × seed matrix over a process pool (or Ray), resumable.
+
+Each process-pool worker opens the results store itself and writes its run point by point
+as it goes (SQLite WAL; the store's transactions serialise writers), so a killed sweep
+loses at most the evaluation points in flight: a resumed sweep skips every finished run
+(``store.is_finished``) and restarts unfinished ones from scratch (``begin_run`` discards
+their rows). Runs are independent and fully seeded, so the pool gives the same numbers as
+running the matrix sequentially. With ``backend="ray"`` the same function runs as Ray tasks
+that record their store calls and send them back; the driver replays them into its store
+(the store file need not be shared between machines).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from coopbench.harness.run import prepare_run, run_experiment, run_key, run_metadata
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of the matrix (``task_kwargs`` as sorted pairs, so that jobs are hashable)."""
+
+    task: str
+    algo: str
+    seed: int
+    tier: str
+    budget: int | None = None
+    task_kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def run(self, sink: Any) -> Any:
+        """``run_experiment`` for this job, writing to ``sink``."""
+        return run_experiment(
+            self.task,
+            self.algo,
+            self.seed,
+            self.tier,
+            self.budget,
+            task_kwargs=dict(self.task_kwargs),
+            sink=sink,
+        )
+
+    def key(self) -> str:
+        """The run key this job will have (see ``run_key``)."""
+        cls, config, protocol, spec = prepare_run(
+            self.task,
+            self.algo,
+            self.seed,
+            self.tier,
+            self.budget,
+            task_kwargs=dict(self.task_kwargs),
+        )
+        return run_key(run_metadata(spec, self.algo, cls, config, self.seed, protocol))
+
+    def label(self) -> str:
+        return f"{self.task} {self.algo} seed {self.seed}"
+
+
+def _outcome(job: Job, result: Any = None, error: BaseException | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"task": job.task, "algo": job.algo, "seed": job.seed}
+    if error is not None:
+        return {**out, "status": "failed", "error": f"{type(error).__name__}: {error}"}
+    try:
+        final = result.final_scores()
+    except ValueError:  # no reference returns for a non-default task configuration
+        final = {}
+    return {
+        **out,
+        "status": "done",
+        "key": result.key,
+        "final": final,
+        "wall_time_s": result.wall_time_s,
+    }
+
+
+def run_job(job: Job, db_path: str | None) -> dict[str, Any]:
+    """Run one job into the store at ``db_path`` unless it is finished there already."""
+    from coopbench.leaderboard.store import Store
+
+    store = Store(db_path)
+    try:
+        key = job.key()
+        if store.is_finished(key):
+            return {
+                "task": job.task,
+                "algo": job.algo,
+                "seed": job.seed,
+                "status": "skipped",
+                "key": key,
+            }
+        try:
+            result = job.run(store)
+        except Exception as exc:  # one failed run must not stop the matrix
+            return _outcome(job, error=exc)
+        return _outcome(job, result)
+    finally:
+        store.close()
+
+
+class RecordingSink:
+    """A sink that records the store calls of one run, to replay them into a store later."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def begin_run(self, key: str, meta: dict[str, Any]) -> None:
+        self.calls.append(("begin_run", (key, meta)))
+
+    def add_eval(self, key: str, policy: str, step: int, returns: list[float]) -> None:
+        self.calls.append(("add_eval", (key, policy, step, returns)))
+
+    def finish_run(self, key: str, absolute: dict[str, list[float]], wall: float) -> None:
+        self.calls.append(("finish_run", (key, absolute, wall)))
+
+
+def run_recorded(job: Job) -> tuple[dict[str, Any], list[tuple[str, tuple[Any, ...]]]]:
+    """Run one job without a store; return its outcome and the recorded store calls."""
+    sink = RecordingSink()
+    try:
+        result = job.run(sink)
+    except Exception as exc:
+        return _outcome(job, error=exc), []
+    return _outcome(job, result), sink.calls
+
+
+def replay(store: Any, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Write recorded calls into ``store`` (a run without ``finish_run`` writes nothing)."""
+    if calls and calls[-1][0] == "finish_run":
+        for method, args in calls:
+            getattr(store, method)(*args)
+
+
+def _init_worker() -> None:
+    # the pool is the parallelism: one intra-op thread per worker (read when torch loads)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+def plan(
+    tasks: Iterable[str],
+    algos: Iterable[str],
+    seeds: int | Sequence[int],
+    tier: str,
+    budget: int | None = None,
+    task_kwargs: dict[str, Any] | None = None,
+) -> list[Job]:
+    """The matrix as jobs; every (task, algorithm) pair is validated before anything runs."""
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if isinstance(seeds, int) and seeds < 1:
+        raise ValueError(f"seeds={seeds} is invalid; expected a positive number of seeds")
+    tasks, algos = list(tasks), list(algos)
+    if not tasks or not algos or not seed_list:
+        raise ValueError("the sweep is empty: give at least one task, algorithm and seed")
+    kw = tuple(sorted((task_kwargs or {}).items()))
+    for task, algo in product(tasks, algos):
+        prepare_run(task, algo, seed_list[0], tier, budget, task_kwargs=dict(kw))
+    return [Job(t, a, s, tier, budget, kw) for t, a, s in product(tasks, algos, seed_list)]
+
+
+def run_sweep(
+    tasks: Iterable[str],
+    algos: Iterable[str],
+    seeds: int | Sequence[int],
+    tier: str = "quick",
+    db_path: str | None = None,
+    workers: int = 1,
+    backend: str = "process",
+    progress: bool = True,
+    budget: int | None = None,
+    task_kwargs: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the matrix into the store at ``db_path`` (``None``: ``$COOPBENCH_DB`` or
+    ``./coopbench.db``); finished runs are skipped. Returns one outcome dict per job
+    (``status`` ``done``/``skipped``/``failed``) in matrix order."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r} is invalid; expected a positive integer")
+    if backend not in ("process", "ray"):
+        raise ValueError(f"unknown backend {backend!r}; expected 'process' or 'ray'")
+    jobs = plan(tasks, algos, seeds, tier, budget, task_kwargs)
+    from coopbench.leaderboard.store import Store
+
+    Store(db_path).close()  # a corrupt or foreign file fails here, before any work
+    with _Bar(len(jobs), progress) as bar:
+        if backend == "ray":
+            outcomes = _run_ray(jobs, db_path, bar)
+        elif workers == 1:
+            outcomes = {}
+            for job in jobs:
+                outcomes[job] = run_job(job, db_path)
+                bar.advance(outcomes[job])
+        else:
+            outcomes = _run_pool(jobs, db_path, workers, bar)
+    return [outcomes[job] for job in jobs]
+
+
+def _skip_finished(jobs: list[Job], db_path: str | None, bar: _Bar) -> tuple[list[Job], dict]:
+    """Split off the jobs already finished in the store (reported as skipped)."""
+    from coopbench.leaderboard.store import Store
+
+    todo, outcomes = [], {}
+    with Store(db_path) as store:
+        for job in jobs:
+            key = job.key()
+            if store.is_finished(key):
+                outcomes[job] = {
+                    "task": job.task,
+                    "algo": job.algo,
+                    "seed": job.seed,
+                    "status": "skipped",
+                    "key": key,
+                }
+                bar.advance(outcomes[job])
+            else:
+                todo.append(job)
+    return todo, outcomes
+
+
+def _run_pool(jobs: list[Job], db_path: str | None, workers: int, bar: _Bar) -> dict:
+    jobs, outcomes = _skip_finished(jobs, db_path, bar)
+    if not jobs:
+        return outcomes
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        futures = {pool.submit(run_job, job, db_path): job for job in jobs}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = futures[future]
+                try:
+                    outcomes[job] = future.result()
+                except Exception as exc:  # the worker died or the store failed
+                    outcomes[job] = _outcome(job, error=exc)
+                bar.advance(outcomes[job])
+    return outcomes
+
+
+def _run_ray(jobs: list[Job], db_path: str | None, bar: _Bar) -> dict:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("the ray backend needs Ray: pip install 'coopbench[ray]'") from None
+    from coopbench.leaderboard.store import Store
+
+    ray.init(ignore_reinit_error=True)  # joins $RAY_ADDRESS's cluster when set
+    todo, outcomes = _skip_finished(jobs, db_path, bar)
+    store = Store(db_path)
+    try:
+        remote = ray.remote(run_recorded)
+        refs = {remote.remote(job): job for job in todo}
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            job = refs[ready[0]]
+            outcome, calls = ray.get(ready[0])
+            replay(store, calls)
+            outcomes[job] = outcome
+            bar.advance(outcome)
+    finally:
+        store.close()
+    return outcomes
+
+
+class _Bar:
+    """A rich progress bar over jobs (or nothing)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.counts = (
+            total,
+            enabled,
+            {"done": 0, "skipped": 0, "failed": 0},
+        )
+        self.progress: Any = None
+
+    def __enter__(self) -> _Bar:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            self.task = self.progress.add_task("runs", total=self.total)
+            self.progress.start()
+        return self
+
+    def advance(self, outcome: dict[str, Any]) -> None:
+        self.counts[outcome["status"]] += 1
+        if self.progress is not None:
+            text = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v)
+            self.progress.update(self.task, advance=1, description=f"runs ({text})")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
