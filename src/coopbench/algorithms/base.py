@@ -116,6 +116,15 @@ class Algorithm(ABC):
         return cls.display_name or cls.name
 
     @classmethod
+    def policy_labels(cls, config: Any) -> dict[str, str]:
+        """Leaderboard names of the policies ``policies()`` returns, by policy name.
+
+        Names left out read ``label(config)`` for ``"default"`` and
+        ``f"{label(config)}-{name}"`` otherwise (CTEDD maps ``"global"`` to ``CTEDD-G``).
+        """
+        return {}
+
+    @classmethod
     def preset(cls, task_id: str, tier: str) -> dict[str, Any]:
         """Config overrides tuned for a task and protocol tier (``quick``/``standard``)."""
         return {}
