@@ -32,6 +32,7 @@ biases) — so N agents cost one batched matmul rather than a Python loop.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -62,7 +63,7 @@ class AgentMLP(nn.Module):
         super().__init__()
         sizes = [in_dim, *hidden, out_dim]
         layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
             layers.append(AgentLinear(n_agents, a, b))
             if i < len(sizes) - 2:
                 layers.append(nn.ReLU())

@@ -17,8 +17,9 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
+from coopbench.envs import kernels
 from coopbench.envs.core import action_force, physics_step
-from coopbench.envs.task import Task, World, geometry
+from coopbench.envs.task import Geometry, Task, World, geometry
 
 N_ACTIONS = 5
 
@@ -78,9 +79,11 @@ class TaskSpec:
 
 
 class BatchedEnv:
-    """``num_envs`` worlds of one task, advanced together with one numpy call per phase."""
+    """``num_envs`` worlds of one task, advanced together with one numpy expression (or one
+    compiled kernel, ``kernels.py``) per phase."""
 
-    def __init__(self, task: Task, num_envs: int) -> None:
+    def __init__(self, task: Task, num_envs: int, kernel: str | None = None) -> None:
+        """``kernel``: ``"numba"`` or ``"numpy"`` (default: see ``kernels.resolve_kernel``)."""
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
             raise ValueError(f"num_envs={num_envs!r} is invalid; expected a positive integer")
         if num_envs < 1:
@@ -88,8 +91,18 @@ class BatchedEnv:
         self.task = task
         self.spec = TaskSpec.of(task)
         self.num_envs = int(num_envs)
+        self.kernel = kernels.resolve_kernel(kernel)
+        self._compiled = self.kernel == "numba"
+        self._jit = kernels.jitted() if self._compiled else None
         self._rng, _ = seeding.np_random(None)
         self._world: World | None = None
+        # constants of the hot path, computed once
+        bodies = task.bodies
+        self._min_dist = bodies.min_dist
+        self._max_speed = (
+            np.full(task.n_agents, -1.0) if bodies.max_speed is None else bodies.max_speed
+        )
+        self._obs_code = kernels.OBS_CODES[task.obs_mode]
 
     # ----------------------------------------------------------------- API
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -97,26 +110,39 @@ class BatchedEnv:
         if seed is not None:
             self._rng, _ = seeding.np_random(seed)
         self._world = self.task.reset_world(self._rng, self.num_envs)
-        return self.task.observe(self._world, geometry(self._world)), {}
+        return self._observe(self._world, self._geometry(self._world)), {}
 
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Advance every world one step; a rejected action leaves the state unchanged."""
         world = self._require_running()
-        valid = self.check_actions(actions)
-        u = action_force(valid, self.task.continuous_actions)
-        context = self.task.before_physics(world, u, self._rng)
-        world.agent_pos, world.agent_vel = physics_step(
-            world.agent_pos, world.agent_vel, u, self.task.bodies, self.task.pair_mask
-        )
-        world.t += 1
-        geo = geometry(world)
-        rewards, info = self.task.rewards(world, geo, context, self._rng)
-        if self.task.moves_landmarks:
+        task = self.task
+        u = action_force(self.check_actions(actions), task.continuous_actions)
+        context = task.before_physics(world, u, self._rng, self._compiled)
+        if self._compiled:
+            world.agent_pos, world.agent_vel, agent_agent, agent_landmark = self._jit.advance(
+                world.agent_pos,
+                world.agent_vel,
+                u,
+                world.landmark_pos,
+                self._min_dist,
+                task.pair_mask,
+                task.bodies.mass,
+                self._max_speed,
+            )
+            geo = Geometry(agent_agent, agent_landmark, compiled=True)
+        else:
+            world.agent_pos, world.agent_vel = physics_step(
+                world.agent_pos, world.agent_vel, u, task.bodies, task.pair_mask
+            )
             geo = geometry(world)
-        obs = self.task.observe(world, geo)
-        done = np.full(self.num_envs, world.t >= self.task.max_cycles)
+        world.t += 1
+        rewards, info = task.rewards(world, geo, context, self._rng)
+        if task.moves_landmarks:
+            geo = self._geometry(world)
+        obs = self._observe(world, geo)
+        done = np.full(self.num_envs, world.t >= task.max_cycles)
         terminated = np.zeros(self.num_envs, dtype=bool)
         return obs, rewards.astype(np.float32), terminated, done, info
 
@@ -137,6 +163,25 @@ class BatchedEnv:
 
         world = self._require_world()
         return draw_frame(self.task, world, index, size)
+
+    # ----------------------------------------------------------------- kernels
+    def _geometry(self, world: World) -> Geometry:
+        if self._compiled:
+            return Geometry(*self._jit.geometry(world.agent_pos, world.landmark_pos), compiled=True)
+        return geometry(world)
+
+    def _observe(self, world: World, geo: Geometry) -> np.ndarray:
+        if self._compiled:
+            return self._jit.observe(
+                world.agent_pos,
+                world.agent_vel,
+                world.landmark_pos,
+                geo.agent_agent,
+                geo.agent_landmark,
+                self._obs_code,
+                self.spec.obs_dim,
+            )
+        return self.task.observe(world, geo)
 
     # ----------------------------------------------------------------- checks
     def _require_world(self) -> World:
@@ -160,7 +205,6 @@ class BatchedEnv:
         """
         task, b, n = self.task, self.num_envs, self.task.n_agents
         arr = np.asarray(actions)
-        space = self.spec.action_space
         if task.continuous_actions:
             expected = (b, n, N_ACTIONS)
             if arr.shape != expected:
@@ -168,35 +212,38 @@ class BatchedEnv:
                     f"{task.task_id}: continuous actions must have shape {expected} "
                     f"(worlds, agents, {N_ACTIONS}); got shape {arr.shape}"
                 )
-            if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+            if arr.dtype.kind not in "iuf":
                 raise ValueError(
-                    f"{task.task_id}: continuous actions must be floats in {space}; "
-                    f"got dtype {arr.dtype}"
+                    f"{task.task_id}: continuous actions must be floats in "
+                    f"{self.spec.action_space}; got dtype {arr.dtype}"
                 )
+            arr = arr.astype(np.float64)  # a copy: clipped in place below
             finite = np.isfinite(arr)
             if not finite.all():
                 w, a, _ = np.argwhere(~finite)[0]
                 raise ValueError(
                     f"{task.task_id}: non-finite action {arr[w, a].tolist()} for agent "
-                    f"{task.agent_names[a]!r} in world {w}; expected a finite vector in {space}"
+                    f"{task.agent_names[a]!r} in world {w}; expected a finite vector in "
+                    f"{self.spec.action_space}"
                 )
-            return np.clip(arr.astype(np.float64), 0.0, 1.0)
+            return np.minimum(np.maximum(arr, 0.0, out=arr), 1.0, out=arr)
         expected = (b, n)
         if arr.shape != expected:
             raise ValueError(
                 f"{task.task_id}: discrete actions must have shape {expected} (worlds, agents); "
                 f"got shape {arr.shape}"
             )
-        if not np.issubdtype(arr.dtype, np.integer):
+        if arr.dtype.kind not in "iu":
             raise ValueError(
-                f"{task.task_id}: discrete actions must be integers in {space}; "
-                f"got dtype {arr.dtype}"
+                f"{task.task_id}: discrete actions must be integers in "
+                f"{self.spec.action_space}; got dtype {arr.dtype}"
             )
-        bad = (arr < 0) | (arr >= N_ACTIONS)
-        if bad.any():
-            w, a = np.argwhere(bad)[0]
+        checked = arr.astype(np.int64, copy=False)
+        if checked.view(np.uint64).max() >= N_ACTIONS:  # negatives read as huge unsigned
+            w, a = np.argwhere((arr < 0) | (arr >= N_ACTIONS))[0]
             raise ValueError(
                 f"{task.task_id}: action {int(arr[w, a])} for agent {task.agent_names[a]!r} "
-                f"in world {w} is outside {space}; expected an integer in [0, {N_ACTIONS - 1}]"
+                f"in world {w} is outside {self.spec.action_space}; "
+                f"expected an integer in [0, {N_ACTIONS - 1}]"
             )
-        return arr
+        return checked

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from coopbench.envs.constructors import constructors
-from coopbench.envs.task import Geometry, Task, World, cover
+from coopbench.envs.task import Geometry, Task, World
 
 
 @dataclass
@@ -23,7 +23,7 @@ class CNV1Task(Task):
     def rewards(
         self, world: World, geo: Geometry, context: Any, rng: np.random.Generator
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return cover(geo.agent_landmark)[:, None] + self.collisions(geo), {}
+        return geo.cover()[:, None] + self.collisions(geo), {}
 
 
 parallel_env, env = constructors("cn-v1")

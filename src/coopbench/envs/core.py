@@ -11,10 +11,12 @@ vectorised numpy expression per phase over arrays shaped ``[B, entities, 2]``:
 
 Only the physical entities (the agents in every coopbench task) live here;
 kinematic landmarks (push-forward landmarks, prey) are moved by task rules.
+``kernels.py`` holds a compiled copy of this step (numba), tested against this one.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +31,7 @@ SENSITIVITY = 5.0
 DISCRETE_DIRECTIONS = np.array(
     [[0.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]], dtype=np.float64
 )
+DISCRETE_FORCES = DISCRETE_DIRECTIONS * SENSITIVITY
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,9 @@ class Bodies:
             collide=np.ones(n, dtype=bool),
         )
 
-    @property
+    @functools.cached_property
     def min_dist(self) -> np.ndarray:
-        """``[N, N]`` sum of radii: contact distance of each pair."""
+        """``[N, N]`` sum of radii: contact distance of each pair (computed once)."""
         return self.size[:, None] + self.size[None, :]
 
 
@@ -62,11 +65,8 @@ def action_force(actions: np.ndarray, continuous: bool) -> np.ndarray:
     in ``[0, 1]`` give ``u = (a2 - a1, a4 - a3)``. Both are scaled by the sensitivity.
     """
     if continuous:
-        u = np.stack(
-            (actions[..., 2] - actions[..., 1], actions[..., 4] - actions[..., 3]), axis=-1
-        )
-        return u * SENSITIVITY
-    return DISCRETE_DIRECTIONS[actions] * SENSITIVITY
+        return (actions[..., 2::2] - actions[..., 1:4:2]) * SENSITIVITY  # (a2 - a1, a4 - a3)
+    return DISCRETE_FORCES[actions]
 
 
 def pair_geometry(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

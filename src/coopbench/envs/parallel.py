@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from coopbench.envs.batched import BatchedEnv
+from coopbench.envs.batched import N_ACTIONS, BatchedEnv
 from coopbench.envs.task import Task
 
 RENDER_MODES = ("rgb_array",)
@@ -18,16 +18,19 @@ class CoopParallelEnv(ParallelEnv):
 
     ``reset(seed=s)`` draws the start state exactly as mpe2 does, so ``spread``
     reproduces ``mpe2.simple_spread_v3`` step for step. ``state()`` /
-    ``state_space`` give the global state for centralised critics.
+    ``state_space`` give the global state for centralised critics. ``kernel``:
+    ``"numba"`` or ``"numpy"`` (see ``coopbench.envs.kernels``).
     """
 
-    def __init__(self, task: Task, render_mode: str | None = None) -> None:
+    def __init__(
+        self, task: Task, render_mode: str | None = None, kernel: str | None = None
+    ) -> None:
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(
                 f"{task.task_id}: render_mode={render_mode!r} is not supported; "
                 f"expected None or one of {list(RENDER_MODES)}"
             )
-        self._core = BatchedEnv(task, 1)
+        self._core = BatchedEnv(task, 1, kernel=kernel)
         self.spec = self._core.spec
         self.metadata = {
             "name": f"{task.task_id.replace('-', '_')}_v{task.version}",
@@ -42,6 +45,8 @@ class CoopParallelEnv(ParallelEnv):
         self.observation_spaces = {a: self.spec.observation_space for a in self.possible_agents}
         self.action_spaces = {a: self.spec.action_space for a in self.possible_agents}
         self.state_space = self.spec.state_space
+        n = len(self.possible_agents)
+        self._batch_shape = (n, N_ACTIONS) if self.spec.continuous_actions else (n,)
 
     def observation_space(self, agent: str):
         return self.observation_spaces[agent]
@@ -59,19 +64,18 @@ class CoopParallelEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]):
         if not self.agents:
             raise RuntimeError(f"{self.spec.task_id}: no live agents; call reset() before step()")
-        batch = self._to_batch(actions)
-        obs, rewards, terminated, truncated, info = self._core.step(batch)
-        agents = self.agents
-        done = bool(truncated[0] or terminated[0])
-        events = {k: np.asarray(v)[0].item() for k, v in info.items()}
+        obs, rewards, terminated, truncated, info = self._core.step(self._to_batch(actions))
+        agents = self.agents  # all agents live and die together, in possible_agents order
+        term, trunc = bool(terminated[0]), bool(truncated[0])
+        events = {k: v[0].item() for k, v in info.items()}
         result = (
-            self._per_agent(obs[0]),
-            {a: float(rewards[0, self._index[a]]) for a in agents},
-            {a: bool(terminated[0]) for a in agents},
-            {a: bool(truncated[0]) for a in agents},
+            dict(zip(agents, obs[0], strict=True)),
+            dict(zip(agents, rewards[0].tolist(), strict=True)),
+            dict.fromkeys(agents, term),
+            dict.fromkeys(agents, trunc),
             {a: dict(events) for a in agents},
         )
-        if done:
+        if term or trunc:
             self.agents = []
         return result
 
@@ -91,6 +95,17 @@ class CoopParallelEnv(ParallelEnv):
 
     def _to_batch(self, actions: dict[str, Any]) -> np.ndarray:
         """Dict of per-agent actions → a ``[1, N, ...]`` batch, naming bad agents."""
+        if type(actions) is dict and len(actions) == len(self._index):  # the common case
+            try:
+                batch = np.array([actions[a] for a in self.possible_agents])
+            except (KeyError, ValueError):  # an unknown agent, or ragged shapes: explain below
+                batch = None
+            if batch is not None and batch.shape == self._batch_shape:
+                return batch[None]
+        return self._to_batch_explained(actions)
+
+    def _to_batch_explained(self, actions: dict[str, Any]) -> np.ndarray:
+        """``_to_batch`` checking each condition in turn, for a precise message."""
         if not isinstance(actions, dict):
             raise ValueError(
                 f"{self.spec.task_id}: actions must be a dict agent -> action; "

@@ -17,7 +17,7 @@ import numpy as np
 
 from coopbench.envs.constructors import constructors
 from coopbench.envs.core import DT
-from coopbench.envs.task import Geometry, Task, World, cover, permutations
+from coopbench.envs.task import Geometry, Task, World, permutations
 
 PUSH_ZONE = 0.25
 PUSH_DISTANCE = 0.05
@@ -44,7 +44,9 @@ class PFTask(Task):
                 "needs a landmark of its own to push"
             )
 
-    def before_physics(self, world: World, u: np.ndarray, rng: np.random.Generator) -> Any:
+    def before_physics(
+        self, world: World, u: np.ndarray, rng: np.random.Generator, compiled: bool
+    ) -> Any:
         diff = world.agent_pos[:, :, None, :] - world.landmark_pos[:, None, :, :]
         in_zone = np.einsum("bijk,bijk->bij", diff, diff) < PUSH_ZONE**2
         return in_zone, world.agent_pos[:, :, 0].copy()
@@ -62,9 +64,8 @@ class PFTask(Task):
             world.landmark_vel[push, :, 0] = PUSH_DISTANCE / DT
             diff = world.agent_pos[:, :, None, :] - world.landmark_pos[:, None, :, :]
             dist = np.sqrt(np.einsum("bijk,bijk->bij", diff, diff))
-        else:
-            dist = geo.agent_landmark
-        team = cover(dist) + PUSH_REWARD * push
+            geo = Geometry(geo.agent_agent, dist, geo.compiled)
+        team = geo.cover() + PUSH_REWARD * push
         return team[:, None] + self.collisions(geo), {"push": push}
 
 

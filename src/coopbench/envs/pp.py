@@ -23,9 +23,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from coopbench.envs import kernels
 from coopbench.envs.constructors import constructors
 from coopbench.envs.core import DAMPING, DT
-from coopbench.envs.task import Geometry, Task, World, cover
+from coopbench.envs.task import Geometry, Task, World
 
 PREY_STEP = 0.05  # tuned from ENVS.md's 0.1: see docs/tasks.md
 N_MOVES = 16
@@ -71,10 +72,15 @@ class PPTask(Task):
     default_n_landmarks: ClassVar[int] = 2
     moves_landmarks: ClassVar[bool] = True
 
-    def before_physics(self, world: World, u: np.ndarray, rng: np.random.Generator) -> Any:
+    def before_physics(
+        self, world: World, u: np.ndarray, rng: np.random.Generator, compiled: bool
+    ) -> Any:
         vel_next = world.agent_vel * (1.0 - DAMPING) + u / self.bodies.mass[None, :, None] * DT
         predicted = world.agent_pos + (world.agent_vel + vel_next) * DT
-        new = prey_moves(world.landmark_pos, predicted)
+        if compiled:
+            new = kernels.jitted().prey_moves(world.landmark_pos, predicted, PREY_MOVES, ARENA)
+        else:
+            new = prey_moves(world.landmark_pos, predicted)
         world.landmark_vel[...] = (new - world.landmark_pos) / DT
         world.landmark_pos[...] = new
         return None
@@ -84,7 +90,7 @@ class PPTask(Task):
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         captured = (geo.agent_landmark < CAPTURE_RADIUS).all(axis=1)  # [B, L]
         n_captured = captured.sum(axis=1)
-        team = cover(geo.agent_landmark) + CAPTURE_REWARD * n_captured
+        team = geo.cover() + CAPTURE_REWARD * n_captured
         if captured.any():
             respawn(world.landmark_pos, captured, world.agent_pos, rng)
         return team[:, None] + self.collisions(geo), {"captures": n_captured}

@@ -40,25 +40,29 @@ def make_task(task_id: str, **kwargs: Any) -> Task:
     if unknown:
         raise ValueError(
             f"{task_id}: unknown keyword(s) {unknown}; expected some of {list(allowed)} "
-            "(plus render_mode for the PettingZoo face)"
+            "(plus kernel, and render_mode for the PettingZoo face)"
         )
     return cls(**kwargs)
 
 
-def make(task_id: str, render_mode: str | None = None, **kwargs: Any):
-    """PettingZoo ``ParallelEnv`` of a task."""
+def make(task_id: str, render_mode: str | None = None, kernel: str | None = None, **kwargs: Any):
+    """PettingZoo ``ParallelEnv`` of a task; ``kernel`` picks ``"numba"`` or ``"numpy"``."""
     from coopbench.envs.parallel import CoopParallelEnv
 
-    return CoopParallelEnv(make_task(task_id, **kwargs), render_mode=render_mode)
+    return CoopParallelEnv(make_task(task_id, **kwargs), render_mode=render_mode, kernel=kernel)
 
 
-def make_aec(task_id: str, render_mode: str | None = None, **kwargs: Any):
+def make_aec(
+    task_id: str, render_mode: str | None = None, kernel: str | None = None, **kwargs: Any
+):
     """PettingZoo AEC env of a task, through PettingZoo's own conversion."""
     from pettingzoo.utils.conversions import parallel_to_aec
 
-    return parallel_to_aec(make(task_id, render_mode=render_mode, **kwargs))
+    return parallel_to_aec(make(task_id, render_mode=render_mode, kernel=kernel, **kwargs))
 
 
-def make_batched(task_id: str, num_envs: int, **kwargs: Any) -> BatchedEnv:
+def make_batched(
+    task_id: str, num_envs: int, kernel: str | None = None, **kwargs: Any
+) -> BatchedEnv:
     """``num_envs`` worlds of a task stepped together (see ``BatchedEnv``)."""
-    return BatchedEnv(make_task(task_id, **kwargs), num_envs)
+    return BatchedEnv(make_task(task_id, **kwargs), num_envs, kernel=kernel)

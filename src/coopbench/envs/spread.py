@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from coopbench.envs.constructors import constructors
-from coopbench.envs.task import Geometry, Task, World, cover
+from coopbench.envs.task import Geometry, Task, World
 
 
 @dataclass
@@ -37,7 +37,7 @@ class SpreadTask(Task):
     def rewards(
         self, world: World, geo: Geometry, context: Any, rng: np.random.Generator
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        shared = cover(geo.agent_landmark)[:, None]
+        shared = geo.cover()[:, None]
         return (1.0 - self.local_ratio) * shared + self.local_ratio * self.collisions(geo), {}
 
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from coopbench.envs import kernels
 from coopbench.envs.core import Bodies, collision_pair_mask
 
 OBS_MODES = ("distance", "relative", "mpe")
@@ -46,6 +47,13 @@ class Geometry:
 
     agent_agent: np.ndarray  # [B, N, N]
     agent_landmark: np.ndarray  # [B, N, L]
+    compiled: bool = False  # made by the numba kernels: derived terms use them too
+
+    def cover(self) -> np.ndarray:
+        """``cover(agent_landmark)`` ``[B]``."""
+        if self.compiled:
+            return kernels.jitted().cover(self.agent_landmark)
+        return cover(self.agent_landmark)
 
 
 def geometry(world: World) -> Geometry:
@@ -91,6 +99,7 @@ class Task:
         self.validate()
         self.bodies = Bodies.agents(self.n_agents, AGENT_SIZE)
         self.pair_mask = collision_pair_mask(self.bodies)
+        self._contact = np.where(self.pair_mask, self.bodies.min_dist, -np.inf)  # [N, N]
         n = self.n_agents
         self._others = np.array([[j for j in range(n) if j != i] for i in range(n)], dtype=np.intp)
 
@@ -157,8 +166,13 @@ class Task:
             landmark_vel=np.zeros((num_envs, lm, 2)),
         )
 
-    def before_physics(self, world: World, u: np.ndarray, rng: np.random.Generator) -> Any:
-        """Rules applied before the physics step; returns context for ``rewards``."""
+    def before_physics(
+        self, world: World, u: np.ndarray, rng: np.random.Generator, compiled: bool
+    ) -> Any:
+        """Rules applied before the physics step; returns context for ``rewards``.
+
+        ``compiled``: use the numba kernels (``kernels.jitted()``) where the task has one.
+        """
         return None
 
     def rewards(
@@ -169,25 +183,30 @@ class Task:
 
     def collisions(self, geo: Geometry) -> np.ndarray:
         """``coll_i`` ``[B, N]``: minus the number of other agents touching agent i."""
-        touching = (geo.agent_agent < self.bodies.min_dist) & self.pair_mask
-        return -touching.sum(axis=2).astype(np.float64)
+        if geo.compiled:
+            return kernels.jitted().collisions(geo.agent_agent, self._contact)
+        return -(geo.agent_agent < self._contact).sum(axis=2).astype(np.float64)
 
     # ----------------------------------------------------------------- views
     def observe(self, world: World, geo: Geometry) -> np.ndarray:
-        """Local observations ``[B, N, obs_dim]`` float32 in the task's ``obs_mode``."""
-        parts = [world.agent_vel, world.agent_pos]
-        b = world.agent_pos.shape[0]
+        """Local observations ``[B, N, obs_dim]`` float32 in the task's ``obs_mode``.
+
+        Each part is written straight into the float32 result (one rounding, as a cast).
+        """
+        b, n, lm = world.agent_pos.shape[0], self.n_agents, self.n_landmarks
+        obs = np.zeros((b, n, self.obs_dim), dtype=np.float32)
+        obs[:, :, 0:2] = world.agent_vel
+        obs[:, :, 2:4] = world.agent_pos
         if self.obs_mode == "distance":
-            parts.append(geo.agent_landmark)
-            parts.append(np.take_along_axis(geo.agent_agent, self._others[None], axis=2))
-        else:
-            rel_lm = world.landmark_pos[:, None, :, :] - world.agent_pos[:, :, None, :]
-            rel_ag = world.agent_pos[:, self._others, :] - world.agent_pos[:, :, None, :]
-            parts.append(rel_lm.reshape(b, self.n_agents, -1))
-            parts.append(rel_ag.reshape(b, self.n_agents, -1))
-            if self.obs_mode == "mpe":
-                parts.append(np.zeros((b, self.n_agents, 2 * (self.n_agents - 1))))
-        return np.concatenate(parts, axis=2).astype(np.float32)
+            obs[:, :, 4 : 4 + lm] = geo.agent_landmark
+            obs[:, :, 4 + lm :] = np.take_along_axis(geo.agent_agent, self._others[None], axis=2)
+            return obs
+        # relative positions; "mpe" leaves its communication slots at zero
+        rel_lm = obs[:, :, 4 : 4 + 2 * lm].reshape(b, n, lm, 2)
+        np.subtract(world.landmark_pos[:, None, :, :], world.agent_pos[:, :, None, :], out=rel_lm)
+        rel_ag = obs[:, :, 4 + 2 * lm : 4 + 2 * lm + 2 * (n - 1)].reshape(b, n, n - 1, 2)
+        np.subtract(world.agent_pos[:, self._others, :], world.agent_pos[:, :, None, :], out=rel_ag)
+        return obs
 
     def state(self, world: World) -> np.ndarray:
         """Global state ``[B, state_dim]`` float32 (ENVS.md §2)."""
