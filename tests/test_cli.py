@@ -231,3 +231,15 @@ def test_bench_reports_failed_runs_and_keeps_the_others(capsys, tmp_path):
     assert "Random" in captured.out  # the leaderboard is still printed
     (doc,) = submissions(tmp_path / "coopbench.db")
     assert doc["algorithm"]["name"] == "random"
+
+
+def test_bench_set_applies_to_every_run_and_rejects_unknown_keys(capsys, tmp_path):
+    base = ["bench", "--tasks", "spread", "cn-v1", "--seeds", "1", "--workers", "1", *TINY]
+    algo = ["--algos", "tests.fixtures.mod:Algo"]
+    assert main([*base, *algo, "--set", "epsilon=0.5"]) == 0
+    docs = submissions(tmp_path / "coopbench.db")
+    assert sorted(d["task"]["id"] for d in docs) == ["cn-v1", "spread"]
+    assert all(d["algorithm"]["config"]["epsilon"] == 0.5 for d in docs)
+    rc = main([*base, "--algos", "random", "tests.fixtures.mod:Algo", "--set", "epsilon=0.5"])
+    one_line_error(capsys, rc, "epsilon")
+    assert len(submissions(tmp_path / "coopbench.db")) == 2  # nothing ran

@@ -113,6 +113,17 @@ def _overrides(algo: str, items: list[str] | None) -> dict[str, Any]:
     return parse_assignments(cls.Config, items, f"algorithm {algo!r}")
 
 
+def _sweep_overrides(algos: list[str], items: list[str] | None) -> dict[str, Any]:
+    """``--set`` for a sweep: the same typed overrides must hold for every algorithm."""
+    parsed = [_overrides(algo, items) for algo in algos]
+    if any(p != parsed[0] for p in parsed[1:]):
+        raise ValueError(
+            f"--set {items} reads differently for the algorithms {algos}; "
+            "run them in separate sweeps"
+        )
+    return parsed[0]
+
+
 def _task_kwargs(tasks: list[str], args: argparse.Namespace) -> dict[str, Any]:
     """``--task-set key=value`` (typed by the task's fields) and ``--continuous``."""
     from coopbench.envs.registry import task_class
@@ -193,9 +204,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     path = db_path(args.db)
     tasks = args.tasks or list(TASKS)
+    algos = args.algos or list(BENCH_ALGOS)
     outcomes = run_sweep(
         tasks,
-        args.algos or list(BENCH_ALGOS),
+        algos,
         args.seeds,
         args.tier,
         path,
@@ -204,6 +216,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         progress=True,
         budget=args.budget,
         task_kwargs=_task_kwargs(tasks, args),
+        overrides=_sweep_overrides(algos, args.set),
     )
     failed = [o for o in outcomes if o["status"] == "failed"]
     counts = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "skipped", "failed")}
@@ -399,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=_positive, default=3, help="seeds 0..N-1")
     bench.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1))
     bench.add_argument("--budget", type=_positive, help="env steps (replaces the tier's)")
+    bench.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="config override, every algorithm"
+    )
     bench.add_argument("--backend", choices=("process", "ray"), default="process")
     bench.add_argument("--wandb", action="store_true", help="mirror the store to wandb after")
     _task_options(bench)

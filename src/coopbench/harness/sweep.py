@@ -25,7 +25,8 @@ from coopbench.harness.run import prepare_run, run_experiment, run_key, run_meta
 
 @dataclass(frozen=True)
 class Job:
-    """One run of the matrix (``task_kwargs`` as sorted pairs, so that jobs are hashable)."""
+    """One run of the matrix (``task_kwargs`` and config ``overrides`` as sorted pairs, so
+    that jobs are hashable)."""
 
     task: str
     algo: str
@@ -33,6 +34,7 @@ class Job:
     tier: str
     budget: int | None = None
     task_kwargs: tuple[tuple[str, Any], ...] = ()
+    overrides: tuple[tuple[str, Any], ...] = ()
 
     def run(self, sink: Any) -> Any:
         """``run_experiment`` for this job, writing to ``sink``."""
@@ -42,6 +44,7 @@ class Job:
             self.seed,
             self.tier,
             self.budget,
+            overrides=dict(self.overrides),
             task_kwargs=dict(self.task_kwargs),
             sink=sink,
         )
@@ -54,6 +57,7 @@ class Job:
             self.seed,
             self.tier,
             self.budget,
+            overrides=dict(self.overrides),
             task_kwargs=dict(self.task_kwargs),
         )
         return run_key(run_metadata(spec, self.algo, cls, config, self.seed, protocol))
@@ -149,8 +153,10 @@ def plan(
     tier: str,
     budget: int | None = None,
     task_kwargs: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> list[Job]:
-    """The matrix as jobs; every (task, algorithm) pair is validated before anything runs."""
+    """The matrix as jobs; every (task, algorithm) pair is validated before anything runs.
+    ``overrides`` (config fields) apply to every algorithm of the matrix."""
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if isinstance(seeds, int) and seeds < 1:
         raise ValueError(f"seeds={seeds} is invalid; expected a positive number of seeds")
@@ -158,9 +164,10 @@ def plan(
     if not tasks or not algos or not seed_list:
         raise ValueError("the sweep is empty: give at least one task, algorithm and seed")
     kw = tuple(sorted((task_kwargs or {}).items()))
+    ov = tuple(sorted((overrides or {}).items()))
     for task, algo in product(tasks, algos):
-        prepare_run(task, algo, seed_list[0], tier, budget, task_kwargs=dict(kw))
-    return [Job(t, a, s, tier, budget, kw) for t, a, s in product(tasks, algos, seed_list)]
+        prepare_run(task, algo, seed_list[0], tier, budget, dict(ov), task_kwargs=dict(kw))
+    return [Job(t, a, s, tier, budget, kw, ov) for t, a, s in product(tasks, algos, seed_list)]
 
 
 def run_sweep(
@@ -174,6 +181,7 @@ def run_sweep(
     progress: bool = True,
     budget: int | None = None,
     task_kwargs: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run the matrix into the store at ``db_path`` (``None``: ``$COOPBENCH_DB`` or
     ``./coopbench.db``); finished runs are skipped. Returns one outcome dict per job
@@ -182,7 +190,7 @@ def run_sweep(
         raise ValueError(f"workers={workers!r} is invalid; expected a positive integer")
     if backend not in ("process", "ray"):
         raise ValueError(f"unknown backend {backend!r}; expected 'process' or 'ray'")
-    jobs = plan(tasks, algos, seeds, tier, budget, task_kwargs)
+    jobs = plan(tasks, algos, seeds, tier, budget, task_kwargs, overrides)
     from coopbench.leaderboard.store import Store
 
     Store(db_path).close()  # a corrupt or foreign file fails here, before any work
