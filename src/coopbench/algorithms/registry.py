@@ -14,6 +14,12 @@ from coopbench.algorithms.base import Algorithm
 BUILTIN: dict[str, str] = {
     "random": "coopbench.baselines.reference:RandomPolicyAlgorithm",
     "heuristic": "coopbench.baselines.reference:HeuristicAlgorithm",
+    "mappo": "coopbench.baselines.mappo:MAPPO",
+    "ippo": "coopbench.baselines.mappo:IPPO",
+    "maddpg": "coopbench.baselines.maddpg:MADDPG",
+    "ctedd": "coopbench.baselines.ctedd:CTEDD",
+    "mutual-q": "coopbench.baselines.mutual_q:MutualQ",
+    "dqn": "coopbench.baselines.mutual_q:DQN",
 }
 
 
