@@ -52,8 +52,7 @@ def resolve_kernel(kernel: str | None = None) -> str:
         raise ValueError(f"{source}={kernel!r} is invalid; expected one of {list(KERNELS)}")
     if kernel == "numba" and not HAVE_NUMBA:
         raise ValueError(
-            f"{source}='numba' but numba is not installed; pip install numba "
-            "or use 'numpy'"
+            f"{source}='numba' but numba is not installed; pip install numba or use 'numpy'"
         )
     return kernel
 
