@@ -140,7 +140,7 @@ def bench(db: Path) -> subprocess.Popen:
             str(db),
         ],
         cwd=db.parent,
-        env=env_with_root(),
+        env={**env_with_root(), "TMPDIR": str(db.parent)},  # killed runs leave temp dirs
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own process group
