@@ -1,7 +1,25 @@
 """Test-session settings shared by every test module."""
 
 import os
+import sys
 
-# Learning-test thresholds are calibrated with one intra-op thread (what the sweep
-# workers use); torch reads this when it is first imported, after conftest loads.
+import pytest
+
+# Learning-test thresholds are calibrated with one intra-op thread (what the sweep workers
+# use), and the tests' small networks only lose time to extra threads; torch reads this
+# when it is first imported, after conftest loads.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch thread for every test, whatever the environment says (torch not imported
+    yet: the variable above applies when it is)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -26,15 +26,6 @@ from coopbench.envs import make_batched
 TASK_KW = {"continuous_actions": True}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small networks: one thread is fastest and avoids oversubscribing a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def spec_of(task: str = "cn-v1"):
     return make_batched(task, 1, **TASK_KW).spec
 
@@ -441,20 +432,27 @@ def test_same_seed_same_numbers_and_exact_checkpoint(tmp_path):
 # ---------------------------------------------------------------- learning on cn-v1
 # Margins. Random play scores 0 normalised; one episode's team return has standard deviation
 # 47.0 under random play on cn-v1 (reference_returns.json) against a random→heuristic gap of
-# 110.5, i.e. 0.43 normalised, so the mean of the harness's 100 evaluation episodes has a
-# standard error of 0.043. A margin of 0.15 is 3.5 such standard errors.
+# 110.5, i.e. 0.43 normalised, so the mean of one evaluation point (the tier's 500 episodes)
+# has a standard error of 0.019, and the mean of the last three points 0.011.
 
 ALGO = "coopbench.baselines.ctedd:CTEDD"
 
 
-def test_reduced_learning_check_cn_v1():
-    """Default run: 20k env steps of the quick preset put CTEDD-G clearly above random (the
-    students' learning is checked by the slow test and by the distillation test above)."""
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
+def test_quick_tier_cn_v1_above_random(seed):
+    """The quick tier (100k env steps): CTEDD-G and CTEDD-L-3 clearly above random (seed 0 in
+    the default run, seed 1 with ``-m slow``); both are labelled in the run's metadata.
+
+    Scores are the mean of the last three evaluation points (1,500 episodes, standard error
+    of random play 0.011 normalised); margins: CTEDD-G > 0.25 (> 20 SE), CTEDD-L-3 > 0.075
+    (> 6 SE). Measured (docs/baselines/ctedd.md): see the table there."""
     from coopbench.harness.run import run_experiment
 
-    result = run_experiment("cn-v1", ALGO, seed=0, tier="quick", budget=20_000, task_kwargs=TASK_KW)
-    scores = result.final_scores()
-    assert scores["global"] > 0.15, scores
+    result = run_experiment("cn-v1", ALGO, seed=seed, tier="quick", task_kwargs=TASK_KW)
+    curves = result.normalised_curves()
+    late = {name: float(curve[-3:].mean()) for name, (_, curve) in curves.items()}
+    assert late["global"] > 0.25, late
+    assert late["local-3"] > 0.075, late
     assert result.meta["policies"]["global"] == {
         "label": "CTEDD-G",
         "centralised": True,
@@ -465,20 +463,3 @@ def test_reduced_learning_check_cn_v1():
         "centralised": False,
         "privileged": False,
     }
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
-def test_quick_tier_cn_v1_above_random(seed):
-    """The full quick tier (100k env steps): CTEDD-G and CTEDD-L-3 clearly above random.
-
-    Scores are the mean of the last three evaluation points (300 episodes, standard error
-    of random play 0.025 normalised); margins: CTEDD-G > 0.25 (10 SE), CTEDD-L-3 > 0.075
-    (3 SE). Measured (docs/baselines/ctedd.md): see the table there."""
-    from coopbench.harness.run import run_experiment
-
-    result = run_experiment("cn-v1", ALGO, seed=seed, tier="quick", task_kwargs=TASK_KW)
-    curves = result.normalised_curves()
-    late = {name: float(curve[-3:].mean()) for name, (_, curve) in curves.items()}
-    assert late["global"] > 0.25, late
-    assert late["local-3"] > 0.075, late

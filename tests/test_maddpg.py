@@ -17,15 +17,6 @@ from coopbench.harness.run import run_experiment
 PATH = "coopbench.baselines.maddpg:MADDPG"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small matmuls: one thread avoids oversubscribing a shared machine (10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Hooks:
     def __init__(self) -> None:
         self.records: list[dict[str, float]] = []
@@ -186,21 +177,9 @@ def test_same_seed_same_numbers_and_exact_checkpoint_round_trip(tmp_path):
 # random→heuristic gap 55.3); the stored random reference's SEM (0.53) adds 0.01.
 
 
-def test_learns_spread_clearly_above_random_in_30k_steps():
-    """Default-run reduced check (the quick tier's 100k steps take minutes on a shared CPU):
-    30k env steps, 1,400 updates of batch 256. Margin 0.15 normalised = 3.5 standard errors
-    above random play; measured 0.34 with seed 0 (seeds 1 and 2: 0.36, 0.33)."""
-    overrides = {"learning_starts": 2000, "update_every": 20.0, "batch_size": 256}
-    result = run_experiment(
-        "spread", PATH, 0, "quick", budget=30_000, overrides=overrides,
-        task_kwargs={"continuous_actions": True},
-    )  # fmt: skip
-    assert result.final_scores()["default"] > 0.15
-
-
-@pytest.mark.slow
 def test_quick_tier_preset_learns_spread():
-    """The full quick tier (100k env steps, quick preset): margin 0.25 normalised = 6 standard
-    errors above random play; measured 0.44 with seed 0 (docs/baselines/maddpg.md)."""
+    """Default run: the quick tier (100k env steps, quick preset, seed 0): margin 0.25
+    normalised = 6 standard errors above random play even at 100 episodes (the tier
+    evaluates 500); measured 0.44 with seed 0, 0.47 with seed 1 (docs/baselines/maddpg.md)."""
     result = run_experiment("spread", PATH, 0, "quick", task_kwargs={"continuous_actions": True})
     assert result.final_scores()["default"] > 0.25

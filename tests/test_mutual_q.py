@@ -109,16 +109,18 @@ def _learn(task: str, cls, budget: int) -> tuple[float, float]:
     return float(returns[-1].mean()), reference_returns(task)["random"]
 
 
-# Margin: over 100 evaluation episodes the random policy's mean team return has a standard
-# error of ~1.5 on spread and ~3 on cn-v1; a margin of 10 is > 3 standard errors and about
-# 20% (spread) / 10% (cn-v1) of the random-to-heuristic gap, so it cannot be seed luck.
+# Margin: a random episode's team return has standard deviation 23.3 (spread) and 47.0
+# (cn-v1) (reference_returns.json), so the mean over the tier's 500 evaluation episodes has a
+# standard error of 1.0 / 2.1 under random play; a margin of 10 is ≥ 4.7 standard errors and
+# about 20% (spread) / 10% (cn-v1) of the random-to-heuristic gap, so it cannot be seed luck.
+# Measured on cn-v1 at the quick tier, seed 0: mutual-q −132.7, dqn −132.0 (random −158.6).
 def test_mutual_q_learns_spread_above_random_at_reduced_budget() -> None:
     final, random = _learn("spread", MutualQ, 20_000)  # 2 evaluation points after 0
     assert final > random + 10.0, (final, random)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("cls", [MutualQ, DQN])
+@pytest.mark.parametrize("cls", [MutualQ, pytest.param(DQN, marks=pytest.mark.slow)])
 def test_quick_tier_cn_v1_clearly_above_random(cls) -> None:
+    """The quick tier on cn-v1 (mutual-q in the default run, dqn with ``-m slow``)."""
     final, random = _learn("cn-v1", cls, 100_000)
     assert final > random + 10.0, (final, random)

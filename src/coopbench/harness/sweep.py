@@ -36,30 +36,18 @@ class Job:
     task_kwargs: tuple[tuple[str, Any], ...] = ()
     overrides: tuple[tuple[str, Any], ...] = ()
 
+    def _args(self) -> tuple[Any, ...]:
+        """The leading arguments shared by ``prepare_run`` and ``run_experiment``."""
+        return (self.task, self.algo, self.seed, self.tier, self.budget, dict(self.overrides),
+                dict(self.task_kwargs))  # fmt: skip
+
     def run(self, sink: Any) -> Any:
         """``run_experiment`` for this job, writing to ``sink``."""
-        return run_experiment(
-            self.task,
-            self.algo,
-            self.seed,
-            self.tier,
-            self.budget,
-            overrides=dict(self.overrides),
-            task_kwargs=dict(self.task_kwargs),
-            sink=sink,
-        )
+        return run_experiment(*self._args(), sink=sink)
 
     def key(self) -> str:
         """The run key this job will have (see ``run_key``)."""
-        cls, config, protocol, spec = prepare_run(
-            self.task,
-            self.algo,
-            self.seed,
-            self.tier,
-            self.budget,
-            overrides=dict(self.overrides),
-            task_kwargs=dict(self.task_kwargs),
-        )
+        cls, config, protocol, spec = prepare_run(*self._args())
         return run_key(run_metadata(spec, self.algo, cls, config, self.seed, protocol))
 
     def label(self) -> str:
