@@ -21,7 +21,7 @@ from rich.table import Table
 
 DB_ENV = "COOPBENCH_DB"
 DEFAULT_DB = "coopbench.db"
-BENCH_ALGOS = ("random", "heuristic")  # the README's quick benchmark
+BENCH_ALGOS = ("random", "heuristic", "mappo")  # the README's quick benchmark
 out = Console(highlight=False)
 
 
