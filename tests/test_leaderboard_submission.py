@@ -169,3 +169,23 @@ def test_import_file_partial_batch_rolls_back(tmp_path):
 def test_import_missing_file(tmp_path):
     with Store(tmp_path / "r.db") as store, pytest.raises(StoreError, match="cannot read"):
         import_file(store, tmp_path / "absent.json")
+
+
+def test_gzip_export_import_round_trip_and_corrupt_gzip(tmp_path):
+    docs = [fake_submission(f"k{i}", seed=i) for i in range(3)]
+    with Store(tmp_path / "a.db") as a:
+        a.import_submissions(docs)
+        plain = export_file(a, tmp_path / "subs.json")
+        packed = export_file(a, tmp_path / "subs.json.gz")
+    assert packed.read_bytes()[:2] == b"\x1f\x8b"  # gzip magic
+    assert len(packed.read_bytes()) < len(plain.read_bytes())
+    with Store(tmp_path / "b.db") as b:
+        assert import_file(b, packed) == 3
+        assert b.submissions() == docs
+    broken = {"bad.json.gz": b"not gzip at all", "cut.json.gz": packed.read_bytes()[:40]}
+    for name, data in broken.items():
+        (tmp_path / name).write_bytes(data)
+        with Store(tmp_path / "c.db") as c:
+            with pytest.raises(StoreError, match=f"{name}: cannot read"):
+                import_file(c, tmp_path / name)
+            assert c.submissions() == []
