@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -134,6 +136,24 @@ def _init_worker() -> None:
         os.environ.setdefault(var, "1")
 
 
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """One intra-op torch thread for a sequential sweep, restored after. Several threads on
+    small networks mostly spin (measured: a standard-tier MADDPG run took 6× its CPU time
+    with two threads on two busy cores), and a thread count is part of what makes floating-
+    point sums reproducible."""
+    torch = sys.modules.get("torch")  # imported by plan() when an algorithm uses it
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def plan(
     tasks: Iterable[str],
     algos: Iterable[str],
@@ -187,9 +207,10 @@ def run_sweep(
             outcomes = _run_ray(jobs, db_path, bar)
         elif workers == 1:
             outcomes = {}
-            for job in jobs:
-                outcomes[job] = run_job(job, db_path)
-                bar.advance(outcomes[job])
+            with _one_torch_thread():  # as in a pool worker: same speed, same numbers
+                for job in jobs:
+                    outcomes[job] = run_job(job, db_path)
+                    bar.advance(outcomes[job])
         else:
             outcomes = _run_pool(jobs, db_path, workers, bar)
     return [outcomes[job] for job in jobs]
