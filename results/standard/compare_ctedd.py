@@ -34,19 +34,22 @@ def first_step_reaching(entry, level: float) -> str:
     return f"{int(entry.curve_steps[hit[0]]):,}" if hit.size else f">{entry.budget:,}"
 
 
-def load_rows(db: str, task: str, labels) -> dict:
+def load_board(db: str):
     with Store(db) as store:
-        board = aggregate(store.submissions(), validate=False)
+        return aggregate(store.submissions(), validate=False)
+
+
+def task_rows(board, task: str, labels) -> dict:
     rows = {e.label: e for e in board.entries
             if e.task == task and e.continuous and e.tier == "standard"}  # fmt: skip
     missing = [label for label in labels if label not in rows]
     if missing:
-        sys.exit(f"{db}: no standard-tier continuous {task} runs for {missing}")
+        sys.exit(f"no standard-tier continuous {task} runs in the store for {missing}")
     return rows
 
 
 def main(db: str, task: str) -> None:
-    rows = load_rows(db, task, LABELS)
+    rows = task_rows(load_board(db), task, LABELS)
     print(f"# CTEDD vs MADDPG-1/-3 on {task}: standard tier, continuous actions\n")
     print(f"`python results/standard/compare_ctedd.py STORE.db {task}`; normalised team return,")
     print("IQM over seeds [95% stratified-bootstrap CI], the seed as resampling unit.\n")
@@ -71,7 +74,7 @@ def sigma_ablation(db: str, task: str) -> None:
     """Figure 6: learning (CTEDD-G) and testing (CTEDD-L-3) with eq. 5 vs fixed σ."""
     variants = ("", " (σ=0.4)", " (σ=0.6)", " (σ=0.8)")
     labels = [f"CTEDD-{p}{v}" for p in ("G", "L-3") for v in variants]
-    rows = load_rows(db, task, labels)
+    rows = task_rows(load_board(db), task, labels)
     early = (100_000, 200_000, 300_000)
     print(f"# CTEDD figure 6 ablation on {task}: σ by eq. 5 vs fixed σ, standard tier\n")
     print(f"`python results/standard/compare_ctedd.py STORE.db {task} --sigma-ablation`;")
@@ -101,9 +104,10 @@ def plot(db: str, out: str) -> None:
     import matplotlib.pyplot as plt
 
     tasks = ("cn-v1", "cn-v2", "pf", "pp")
+    board = load_board(db)
     fig, axes = plt.subplots(1, len(tasks), figsize=(16, 3.8))
     for ax, task in zip(axes, tasks, strict=True):
-        rows = load_rows(db, task, LABELS)
+        rows = task_rows(board, task, LABELS)
         for label in LABELS:
             e = rows[label]
             ax.plot(e.curve_steps, e.curve_iqm, label=label, lw=1.2)
