@@ -1,4 +1,4 @@
-"""Cross-check coopbench.harness.stats against rliable (optional: `pip install .[stats-check]`)."""
+"""Cross-check coopbench.harness.stats against rliable (the `dev` extra installs it)."""
 
 from __future__ import annotations
 
