@@ -161,6 +161,14 @@ def test_leaderboard_export_import_html(capsys, tmp_path):
     assert submissions(tmp_path / "a.db") == submissions(tmp_path / "b.db")
     assert main(["leaderboard", "html", "--db", "b.db", "--out", "site"]) == 0
     assert (tmp_path / "site" / "index.html").exists()
+    capsys.readouterr()
+    assert main(["leaderboard", "show", "--db", "b.db", "--entries", "Heuristic"]) == 0
+    shown = capsys.readouterr().out
+    assert "| Heuristic |" in shown and "| Random |" not in shown
+    for cmd in (["show"], ["html", "--out", "site2"]):
+        rc = main(["leaderboard", *cmd, "--db", "b.db", "--tasks", "pp"])
+        one_line_error(capsys, rc, "no task named ['pp'] on this board; there are ['spread']")
+    assert not (tmp_path / "site2").exists()
     (tmp_path / "bad.json").write_text('[{"task": ')
     one_line_error(capsys, main(["leaderboard", "import", "--db", "b.db", "bad.json"]), "bad.json")
     assert len(submissions(tmp_path / "b.db")) == 2

@@ -157,3 +157,22 @@ def test_probability_of_improvement_between_entries():
 def test_bad_threshold():
     with pytest.raises(ValueError, match="threshold"):
         aggregate(_runs(), threshold=float("nan"))
+
+
+def test_exported_names_never_shadow_a_submodule():
+    """Importing ``pkg.x`` rebinds ``pkg.x`` to the module, so an export named like a submodule
+    (``leaderboard.aggregate`` used to be both) resolves by import order."""
+    import importlib
+    import pkgutil
+
+    import coopbench
+
+    for info in pkgutil.walk_packages(coopbench.__path__, "coopbench."):
+        if info.ispkg:
+            pkg = importlib.import_module(info.name)
+            submodules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+            assert not submodules & set(getattr(pkg, "__all__", ())), info.name
+    import coopbench.leaderboard.markdown  # noqa: F401  (imports the scoring module first)
+    from coopbench import leaderboard
+
+    assert callable(leaderboard.aggregate) and callable(leaderboard.run_scores)

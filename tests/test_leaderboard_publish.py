@@ -16,6 +16,7 @@ import pytest
 from coopbench.leaderboard import (
     SubmissionError,
     WandbError,
+    aggregate,
     export_marl_eval,
     mirror_to_wandb,
     render_markdown,
@@ -95,6 +96,26 @@ def test_html_escapes_everything_and_draws_curves(tmp_path):
         assert (index.parent / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'src="{name}"' in page
     assert "normalised" in page and "team return" in page
+
+
+def test_publish_a_subset_by_task_and_entry(tmp_path):
+    def labelled(label, key, **kw):
+        policy = {"default": {"label": label, "centralised": False, "privileged": False}}
+        return _docs(key, policies=policy, **kw)
+
+    docs = labelled("a", "a") + labelled("b", "b") + labelled("a", "a-pp", task="pp")
+    index = write_html(docs, tmp_path / "site", reps=50, tasks=["spread"], labels=["b"])
+    page = index.read_text()
+    assert [p.name for p in index.parent.glob("*.png")] == ["curve-0.png"]
+    assert "b-0" in page and "a-0" not in page and "a-pp-0" not in page  # runs shown follow
+    text = render_markdown(aggregate(docs, reps=50).select(labels=["a"]))
+    assert [r.split(" | ")[0] for r in text.splitlines() if "| a |" in r] == ["| pp", "| spread"]
+    board = aggregate(docs, reps=50)
+    with pytest.raises(ValueError, match=r"no entry named \['c'\].*there are \['a', 'b'\]"):
+        board.select(labels=["c"])
+    with pytest.raises(ValueError, match=r"no task named \['cn-v1'\]"):
+        board.select(tasks=["cn-v1"])
+    assert len(board.select().entries) == 3
 
 
 def test_html_of_empty_store(tmp_path):

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from coopbench.leaderboard import Store
-from coopbench.leaderboard.aggregate import aggregate, probability_of_improvement
+from coopbench.leaderboard.scoring import aggregate, probability_of_improvement
 
 LABELS = ("CTEDD-G", "CTEDD-L-1", "CTEDD-L-3", "MADDPG-1", "MADDPG-3")
 PAIRS = (("CTEDD-G", "MADDPG-3"), ("CTEDD-G", "MADDPG-1"), ("CTEDD-L-3", "MADDPG-3"),

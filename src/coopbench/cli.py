@@ -259,7 +259,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     with _store(args) as store:
         if args.action == "show":
             subs = store.submissions()
-            print(lb.render_markdown(subs) if subs else "the store holds no finished runs")
+            if not subs:
+                print("the store holds no finished runs")
+            else:
+                board = lb.aggregate(subs).select(args.tasks, args.entries)
+                print(lb.render_markdown(board))
         elif args.action == "export":
             if args.format == "marl-eval":
                 path = lb.export_marl_eval(store.submissions(), args.out)
@@ -271,7 +275,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                 added = lb.import_file(store, name)
                 out.print(f"{name}: {added} new submission(s)")
         elif args.action == "html":
-            path = lb.write_html(store.submissions(), args.out)
+            path = lb.write_html(
+                store.submissions(), args.out, tasks=args.tasks, labels=args.entries
+            )
             out.print(f"wrote {path}")
         if getattr(args, "wandb", False):
             count = lb.mirror_to_wandb(store.submissions())
@@ -430,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("files", nargs="+")
     html = actions.add_parser("html", parents=[common, db], help="write the static site")
     html.add_argument("--out", required=True, help="output directory")
+    for p in (show, html):
+        p.add_argument("--tasks", nargs="+", help="only these tasks (default: all)")
+        p.add_argument("--entries", nargs="+", help="only these entry labels, e.g. MAPPO CTEDD-G")
     for p in (show, export, imp, html):
         p.add_argument("--wandb", action="store_true", help="also mirror to wandb")
         p.set_defaults(func=cmd_leaderboard)

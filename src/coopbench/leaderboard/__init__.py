@@ -17,13 +17,13 @@ from typing import Any
 from coopbench.leaderboard.errors import StoreError, SubmissionError
 
 _EXPORTS = {
-    "DEFAULT_THRESHOLD": "aggregate",
-    "Entry": "aggregate",
-    "Leaderboard": "aggregate",
-    "RunScores": "aggregate",
-    "aggregate": "aggregate",
-    "probability_of_improvement": "aggregate",
-    "run_scores": "aggregate",
+    "DEFAULT_THRESHOLD": "scoring",
+    "Entry": "scoring",
+    "Leaderboard": "scoring",
+    "RunScores": "scoring",
+    "aggregate": "scoring",
+    "probability_of_improvement": "scoring",
+    "run_scores": "scoring",
     "write_html": "html",
     "render_markdown": "markdown",
     "export_marl_eval": "marl_eval",

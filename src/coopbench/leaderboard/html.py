@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from coopbench.leaderboard.aggregate import DEFAULT_THRESHOLD, Entry, aggregate
+from coopbench.leaderboard.scoring import DEFAULT_THRESHOLD, Entry, aggregate
 from coopbench.leaderboard.markdown import SCORE_NOTE, flags_text, interval_text, steps_text
 
 __all__ = ["write_html"]
@@ -86,10 +86,19 @@ def write_html(
     threshold: float = DEFAULT_THRESHOLD,
     reps: int = 2000,
     seed: int = 0,
+    tasks: Collection[str] | None = None,
+    labels: Collection[str] | None = None,
 ) -> Path:
-    """Write ``out_dir/index.html`` and its curve PNGs; returns the path of ``index.html``."""
+    """Write ``out_dir/index.html`` and its curve PNGs; returns the path of ``index.html``.
+
+    ``tasks`` / ``labels`` publish a subset (``Leaderboard.select``); the runs table then
+    lists only the runs behind the entries shown.
+    """
     docs = list(submissions)
-    board = aggregate(docs, threshold=threshold, reps=reps, seed=seed)
+    board = aggregate(docs, threshold=threshold, reps=reps, seed=seed).select(tasks, labels)
+    if tasks is not None or labels is not None:
+        shown = {r.run_key for e in board.entries for r in e.runs}
+        docs = [d for d in docs if d["run_key"] in shown]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plots, rows = [], []

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from coopbench.harness.stats import Interval
-from coopbench.leaderboard.aggregate import DEFAULT_THRESHOLD, Entry, Leaderboard, aggregate
+from coopbench.leaderboard.scoring import DEFAULT_THRESHOLD, Entry, Leaderboard, aggregate
 
 __all__ = ["SCORE_NOTE", "escape_cell", "flags_text", "render_markdown", "steps_text"]
 

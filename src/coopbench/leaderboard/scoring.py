@@ -22,7 +22,7 @@ stratified-bootstrap interval, the run as resampling unit (Agarwal et al. 2021, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +121,25 @@ class Leaderboard:
         for e in self.entries:
             out.setdefault((e.task, e.continuous, e.tier, e.budget), []).append(e)
         return out
+
+    def select(
+        self, tasks: Collection[str] | None = None, labels: Collection[str] | None = None
+    ) -> Leaderboard:
+        """The entries on ``tasks`` whose policy label is one of ``labels`` (None: all).
+
+        A name that matches no entry is a ValueError naming the names there are, so a typo
+        never publishes an empty or partial board silently.
+        """
+        entries = self.entries
+        for kind, wanted, attr in (("task", tasks, "task"), ("entry", labels, "label")):
+            if wanted is None:
+                continue
+            present = sorted({getattr(e, attr) for e in entries})
+            unknown = sorted(set(wanted) - set(present))
+            if unknown:
+                raise ValueError(f"no {kind} named {unknown} on this board; there are {present}")
+            entries = [e for e in entries if getattr(e, attr) in set(wanted)]
+        return Leaderboard(entries, self.threshold, list(self.skipped))
 
 
 def _references(task: dict[str, Any], cache: dict[str, Any]) -> tuple[float, float]:
