@@ -172,7 +172,7 @@ def test_exported_names_never_shadow_a_submodule():
             pkg = importlib.import_module(info.name)
             submodules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
             assert not submodules & set(getattr(pkg, "__all__", ())), info.name
-    import coopbench.leaderboard.markdown  # noqa: F401  (imports the scoring module first)
+    import coopbench.leaderboard.markdown  # imports the scoring module first
     from coopbench import leaderboard
 
     assert callable(leaderboard.aggregate) and callable(leaderboard.run_scores)

@@ -17,8 +17,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from coopbench.leaderboard.scoring import DEFAULT_THRESHOLD, Entry, aggregate
 from coopbench.leaderboard.markdown import SCORE_NOTE, flags_text, interval_text, steps_text
+from coopbench.leaderboard.scoring import DEFAULT_THRESHOLD, Entry, aggregate
 
 __all__ = ["write_html"]
 
