@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sqlite3
 import sys
@@ -251,3 +252,10 @@ def test_bench_set_applies_to_every_run_and_rejects_unknown_keys(capsys, tmp_pat
     rc = main([*base, "--algos", "random", "tests.fixtures.mod:Algo", "--set", "epsilon=0.5"])
     one_line_error(capsys, rc, "epsilon")
     assert len(submissions(tmp_path / "coopbench.db")) == 2  # nothing ran
+
+
+def test_every_sub_command_has_its_function():
+    from coopbench.cli import COMMANDS, build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) == set(COMMANDS)

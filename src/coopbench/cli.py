@@ -19,9 +19,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-DB_ENV = "COOPBENCH_DB"
-DEFAULT_DB = "coopbench.db"
-BENCH_ALGOS = ("random", "heuristic", "mappo")  # the README's quick benchmark
+from coopbench.cli_parser import BENCH_ALGOS, DB_ENV, DEFAULT_DB, build_parser
+
 out = Console(highlight=False)
 
 
@@ -344,130 +343,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------ parser
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is invalid; expected a positive integer")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is invalid; expected an integer >= 0")
-    return value
-
-
-def _task_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--continuous", action="store_true", help="continuous actions")
-    parser.add_argument(
-        "--task-set", action="append", metavar="KEY=VALUE", help="task keyword (e.g. n_agents=4)"
-    )
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit code 2)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
-        sys.exit(2)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
-    )
-    db = argparse.ArgumentParser(add_help=False)
-    db.add_argument("--db", help=f"results store (default ${DB_ENV} or ./{DEFAULT_DB})")
-    parser = _Parser(
-        prog="coopbench", parents=[common], description="Cooperative MARL benchmark suite."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    sub.add_parser("tasks", parents=[common], help="list the tasks").set_defaults(func=cmd_tasks)
-    sub.add_parser("algos", parents=[common], help="list the algorithms").set_defaults(
-        func=cmd_algos
-    )
-
-    train = sub.add_parser("train", parents=[common, db], help="one run into the store")
-    train.add_argument("--task", required=True)
-    train.add_argument("--algo", required=True, help="a name or 'package.module:Class'")
-    train.add_argument("--seed", type=_non_negative, default=0)
-    train.add_argument("--tier", default="quick", help="protocol tier: quick or standard")
-    train.add_argument("--budget", type=_positive, help="env steps (replaces the tier's)")
-    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override")
-    train.add_argument("--device", default="cpu")
-    _task_options(train)
-    train.add_argument("--no-db", action="store_true", help="do not write to the store")
-    train.set_defaults(func=cmd_train)
-
-    bench = sub.add_parser("bench", parents=[common, db], help="task × algorithm × seed sweep")
-    bench.add_argument("--tier", default="quick")
-    bench.add_argument("--tasks", nargs="+", help="default: every task")
-    bench.add_argument("--algos", nargs="+", help=f"default: {' '.join(BENCH_ALGOS)}")
-    bench.add_argument("--seeds", type=_positive, default=3, help="seeds 0..N-1")
-    bench.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1))
-    bench.add_argument("--budget", type=_positive, help="env steps (replaces the tier's)")
-    bench.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="config override, every algorithm"
-    )
-    bench.add_argument("--backend", choices=("process", "ray"), default="process")
-    bench.add_argument("--wandb", action="store_true", help="mirror the store to wandb after")
-    _task_options(bench)
-    bench.set_defaults(func=cmd_bench)
-
-    board = sub.add_parser("leaderboard", parents=[common], help="show and publish results")
-    actions = board.add_subparsers(dest="action", required=True)
-    show = actions.add_parser("show", parents=[common, db], help="print the markdown table")
-    export = actions.add_parser("export", parents=[common, db], help="write submissions")
-    export.add_argument("--out", required=True)
-    export.add_argument("--format", choices=("json", "marl-eval"), default="json")
-    imp = actions.add_parser("import", parents=[common, db], help="import submission files")
-    imp.add_argument("files", nargs="+")
-    html = actions.add_parser("html", parents=[common, db], help="write the static site")
-    html.add_argument("--out", required=True, help="output directory")
-    for p in (show, html):
-        p.add_argument("--tasks", nargs="+", help="only these tasks (default: all)")
-        p.add_argument("--entries", nargs="+", help="only these entry labels, e.g. MAPPO CTEDD-G")
-    for p in (show, export, imp, html):
-        p.add_argument("--wandb", action="store_true", help="also mirror to wandb")
-        p.set_defaults(func=cmd_leaderboard)
-
-    render = sub.add_parser("render", parents=[common], help="write a GIF of one episode")
-    render.add_argument("--task", required=True)
-    render.add_argument("--algo", help="play this algorithm's policy")
-    render.add_argument("--checkpoint", help="load this checkpoint into --algo")
-    render.add_argument("--policy-name", default="default")
-    render.add_argument(
-        "--policy",
-        choices=("heuristic", "random"),
-        default="heuristic",
-        help="without --algo: the scripted heuristic or uniform random play",
-    )
-    render.add_argument("--set", action="append", metavar="KEY=VALUE")
-    render.add_argument("--seed", type=_non_negative, default=0)
-    render.add_argument("--device", default="cpu")
-    render.add_argument("--out", required=True, help="FILE.gif")
-    _task_options(render)
-    render.set_defaults(func=cmd_render)
-
-    rep = sub.add_parser("reproduce", parents=[common], help="reproduce a paper result")
-    rep.add_argument("name")
-    rep.add_argument("--trials", type=_positive)
-    rep.add_argument("--out")
-    rep.add_argument("--workers", type=_positive, default=1)
-    rep.set_defaults(func=cmd_reproduce)
-    return parser
+COMMANDS = {
+    "tasks": cmd_tasks,
+    "algos": cmd_algos,
+    "train": cmd_train,
+    "bench": cmd_bench,
+    "leaderboard": cmd_leaderboard,
+    "render": cmd_render,
+    "reproduce": cmd_reproduce,
+}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -479,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``coopbench`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("coopbench: interrupted", file=sys.stderr)
         return 130
