@@ -223,12 +223,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         f"{counts['done']} runs done, {counts['skipped']} already finished, "
         f"{counts['failed']} failed · store {path}"
     )
-    _show(path)
+    with _store(args) as store:
+        submissions = store.submissions()
+    _show(submissions)
     if args.wandb:
-        from coopbench.leaderboard import Store, mirror_to_wandb
+        from coopbench.leaderboard import mirror_to_wandb
 
-        with Store(path) as store:
-            out.print(f"mirrored {mirror_to_wandb(store.submissions())} run(s) to wandb")
+        out.print(f"mirrored {mirror_to_wandb(submissions)} run(s) to wandb")
     for o in failed:
         print(
             f"coopbench: error: {o['task']} {o['algo']} seed {o['seed']}: {o['error']}",
@@ -237,13 +238,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _show(path: str) -> None:
-    from coopbench.leaderboard import render_markdown
-    from coopbench.leaderboard.store import Store
+def _show(
+    submissions: list[dict[str, Any]],
+    tasks: list[str] | None = None,
+    entries: list[str] | None = None,
+) -> None:
+    """Print the leaderboard of ``submissions`` (only ``tasks`` / ``entries`` when given)."""
+    from coopbench.leaderboard import aggregate, render_markdown
 
-    with Store(path) as store:
-        submissions = store.submissions()
-    print(render_markdown(submissions) if submissions else "the store holds no finished runs")
+    if not submissions:
+        print("the store holds no finished runs")
+    else:
+        print(render_markdown(aggregate(submissions).select(tasks, entries)))
 
 
 # ------------------------------------------------------------------------ leaderboard
@@ -257,12 +263,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise CLIError(f"{path}: no results store here (run coopbench bench/train or pass --db)")
     with _store(args) as store:
         if args.action == "show":
-            subs = store.submissions()
-            if not subs:
-                print("the store holds no finished runs")
-            else:
-                board = lb.aggregate(subs).select(args.tasks, args.entries)
-                print(lb.render_markdown(board))
+            _show(store.submissions(), args.tasks, args.entries)
         elif args.action == "export":
             if args.format == "marl-eval":
                 path = lb.export_marl_eval(store.submissions(), args.out)

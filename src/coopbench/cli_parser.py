@@ -9,30 +9,30 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 DB_ENV = "COOPBENCH_DB"
 DEFAULT_DB = "coopbench.db"
 BENCH_ALGOS = ("random", "heuristic", "mappo")  # the README's quick benchmark
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is invalid; expected a positive integer")
-    return value
+def _int_at_least(minimum: int, expected: str) -> Callable[[str], int]:
+    """An argparse ``type`` for integers ``>= minimum`` whose error says ``expected``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is invalid; expected {expected}")
+        return value
+
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is invalid; expected an integer >= 0")
-    return value
+_positive = _int_at_least(1, "a positive integer")
+_non_negative = _int_at_least(0, "an integer >= 0")
 
 
 def _task_options(parser: argparse.ArgumentParser) -> None:

@@ -134,11 +134,14 @@ class Leaderboard:
         for kind, wanted, attr in (("task", tasks, "task"), ("entry", labels, "label")):
             if wanted is None:
                 continue
-            present = sorted({getattr(e, attr) for e in entries})
-            unknown = sorted(set(wanted) - set(present))
-            if unknown:
-                raise ValueError(f"no {kind} named {unknown} on this board; there are {present}")
-            entries = [e for e in entries if getattr(e, attr) in set(wanted)]
+            wanted = set(wanted)
+            present = {getattr(e, attr) for e in entries}
+            if wanted - present:
+                raise ValueError(
+                    f"no {kind} named {sorted(wanted - present)} on this board; "
+                    f"there are {sorted(present)}"
+                )
+            entries = [e for e in entries if getattr(e, attr) in wanted]
         return Leaderboard(entries, self.threshold, list(self.skipped))
 
 
