@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from coopbench.cli import main
-from coopbench.leaderboard.store import Store
+from coopbench.results.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--budget", "50"]

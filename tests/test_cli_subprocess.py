@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from coopbench.harness.sweep import Job, run_sweep
-from coopbench.leaderboard.store import Store
+from coopbench.results.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = shutil.which("coopbench")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from coopbench.harness.sweep import Job, plan, replay, run_recorded, run_sweep
-from coopbench.leaderboard.store import Store
+from coopbench.results.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX = {

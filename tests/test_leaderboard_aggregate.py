@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coopbench.harness import stats
+from coopbench import stats
 from coopbench.leaderboard import SubmissionError, aggregate, probability_of_improvement
 from leaderboard_fakes import fake_submission, level_returns
 

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from coopbench.leaderboard import Store, StoreError, SubmissionError
-from coopbench.leaderboard import store as store_mod
+from coopbench.results import store as store_mod
 from leaderboard_fakes import fake_meta, fake_submission, level_returns
 
 

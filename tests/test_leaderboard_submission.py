@@ -16,7 +16,7 @@ from coopbench.leaderboard import (
     load_schema,
     validate_submission,
 )
-from coopbench.leaderboard.submission import content_hash, loads_strict
+from coopbench.results.submission import content_hash, loads_strict
 from leaderboard_fakes import fake_submission
 
 HOSTILE = "<script>document.title='pwned'</script>\"'><img src=x onerror=alert(1)> $\\frac{a$ |"

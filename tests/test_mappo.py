@@ -266,7 +266,7 @@ def _learning_iqm(task: str, budget: int | None) -> tuple[float, list[float], li
     """MAPPO (quick preset) for seeds 0-2 through the harness; IQM of the normalised final
     scores, the per-seed final scores and the per-seed step-0 (untrained) scores."""
     from coopbench.harness.run import run_experiment
-    from coopbench.harness.stats import iqm
+    from coopbench.stats import iqm
 
     finals, starts = [], []
     for seed in range(3):

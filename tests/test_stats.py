@@ -1,12 +1,12 @@
-"""Unit tests for coopbench.harness.stats: hand-computed cases and bootstrap properties."""
+"""Unit tests for coopbench.stats: hand-computed cases and bootstrap properties."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from coopbench.harness import stats
-from coopbench.harness.stats import (
+from coopbench import stats
+from coopbench.stats import (
     Interval,
     curve_auc,
     iqm,

@@ -1,4 +1,4 @@
-"""Cross-check coopbench.harness.stats against rliable (the `dev` extra installs it)."""
+"""Cross-check coopbench.stats against rliable (the `dev` extra installs it)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from coopbench.harness.stats import (
+from coopbench.stats import (
     iqm,
     probability_of_improvement,
     probability_of_improvement_ci,

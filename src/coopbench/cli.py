@@ -34,7 +34,7 @@ def db_path(arg: str | None) -> str:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from coopbench.leaderboard.store import Store
+    from coopbench.results.store import Store
 
     return Store(db_path(args.db))
 

@@ -8,8 +8,8 @@
 from importlib import import_module
 from typing import Any
 
-# Names load lazily (PEP 562) so that ``coopbench.harness.stats`` — used by the
-# leaderboard — can be imported without the algorithm contract behind ``run``.
+# Names load lazily (PEP 562): ``import coopbench.harness`` stays cheap, and a name pulls in
+# only its own module (``BudgetEnv`` does not load the algorithm registry behind ``run``).
 _HOMES = {
     "BudgetEnv": "budget",
     "EvaluationError": "evaluate",

@@ -29,7 +29,7 @@ from coopbench.harness.config import build_config
 from coopbench.harness.evaluate import EvaluationError, evaluate_policy
 from coopbench.harness.metadata import run_key, run_metadata
 from coopbench.harness.protocol import Protocol, get_protocol
-from coopbench.harness.stats import normalise
+from coopbench.stats import normalise
 
 
 class AlgorithmError(RuntimeError):

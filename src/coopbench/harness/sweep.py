@@ -75,7 +75,7 @@ def _outcome(job: Job, result: Any = None, error: BaseException | None = None) -
 
 def run_job(job: Job, db_path: str | None) -> dict[str, Any]:
     """Run one job into the store at ``db_path`` unless it is finished there already."""
-    from coopbench.leaderboard.store import Store
+    from coopbench.results.store import Store
 
     store = Store(db_path)
     try:
@@ -199,7 +199,7 @@ def run_sweep(
     if backend not in ("process", "ray"):
         raise ValueError(f"unknown backend {backend!r}; expected 'process' or 'ray'")
     jobs = plan(tasks, algos, seeds, tier, budget, task_kwargs, overrides)
-    from coopbench.leaderboard.store import Store
+    from coopbench.results.store import Store
 
     Store(db_path).close()  # a corrupt or foreign file fails here, before any work
     with _Bar(len(jobs), progress) as bar:
@@ -218,7 +218,7 @@ def run_sweep(
 
 def _skip_finished(jobs: list[Job], db_path: str | None, bar: _Bar) -> tuple[list[Job], dict]:
     """Split off the jobs already finished in the store (reported as skipped)."""
-    from coopbench.leaderboard.store import Store
+    from coopbench.results.store import Store
 
     todo, outcomes = [], {}
     with Store(db_path) as store:
@@ -263,7 +263,7 @@ def _run_ray(jobs: list[Job], db_path: str | None, bar: _Bar) -> dict:
         import ray
     except ImportError:
         raise ValueError("the ray backend needs Ray: pip install 'coopbench[ray]'") from None
-    from coopbench.leaderboard.store import Store
+    from coopbench.results.store import Store
 
     ray.init(ignore_reinit_error=True)  # joins $RAY_ADDRESS's cluster when set
     todo, outcomes = _skip_finished(jobs, db_path, bar)

@@ -4,8 +4,9 @@
 >>> with Store("coopbench.db") as store:
 ...     print(render_markdown(store.submissions()))
 
-See ``docs/leaderboard.md``. Nothing here imports an algorithm. Names are resolved lazily
-(PEP 562), so ``from coopbench.leaderboard.store import Store`` in a sweep worker loads only
+See ``docs/leaderboard.md``. The store and submission format live in ``coopbench.results``
+(re-exported here); nothing here imports an algorithm. Names are resolved lazily
+(PEP 562), so ``from coopbench.results.store import Store`` in a sweep worker loads only
 the store, not the aggregation, plotting or templating modules.
 """
 
@@ -14,27 +15,27 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from coopbench.leaderboard.errors import StoreError, SubmissionError
+from coopbench.results.errors import StoreError, SubmissionError
 
 _EXPORTS = {
-    "DEFAULT_THRESHOLD": "scoring",
-    "Entry": "scoring",
-    "Leaderboard": "scoring",
-    "RunScores": "scoring",
-    "aggregate": "scoring",
-    "probability_of_improvement": "scoring",
-    "run_scores": "scoring",
-    "write_html": "html",
-    "render_markdown": "markdown",
-    "export_marl_eval": "marl_eval",
-    "to_marl_eval": "marl_eval",
-    "Store": "store",
-    "export_file": "files",
-    "import_file": "files",
-    "load_schema": "submission",
-    "validate_submission": "submission",
-    "WandbError": "wandb_mirror",
-    "mirror_to_wandb": "wandb_mirror",
+    "DEFAULT_THRESHOLD": "coopbench.leaderboard.scoring",
+    "Entry": "coopbench.leaderboard.scoring",
+    "Leaderboard": "coopbench.leaderboard.scoring",
+    "RunScores": "coopbench.leaderboard.scoring",
+    "aggregate": "coopbench.leaderboard.scoring",
+    "probability_of_improvement": "coopbench.leaderboard.scoring",
+    "run_scores": "coopbench.leaderboard.scoring",
+    "write_html": "coopbench.leaderboard.html",
+    "render_markdown": "coopbench.leaderboard.markdown",
+    "export_marl_eval": "coopbench.leaderboard.marl_eval",
+    "to_marl_eval": "coopbench.leaderboard.marl_eval",
+    "Store": "coopbench.results",
+    "export_file": "coopbench.results",
+    "import_file": "coopbench.results",
+    "load_schema": "coopbench.results",
+    "validate_submission": "coopbench.results",
+    "WandbError": "coopbench.leaderboard.wandb_mirror",
+    "mirror_to_wandb": "coopbench.leaderboard.wandb_mirror",
 }
 
 __all__ = [
@@ -65,7 +66,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'coopbench.leaderboard' has no attribute {name!r}")
-    value = getattr(import_module(f"coopbench.leaderboard.{module}"), name)
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
 

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from coopbench.harness.stats import Interval
 from coopbench.leaderboard.scoring import DEFAULT_THRESHOLD, Entry, Leaderboard, aggregate
+from coopbench.stats import Interval
 
 __all__ = ["SCORE_NOTE", "escape_cell", "flags_text", "render_markdown", "steps_text"]
 

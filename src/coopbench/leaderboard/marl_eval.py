@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from coopbench.leaderboard.errors import StoreError
-from coopbench.leaderboard.submission import validate_submission
+from coopbench.results.errors import StoreError
+from coopbench.results.submission import validate_submission
 
 __all__ = ["METRIC", "export_marl_eval", "to_marl_eval"]
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from coopbench import stats
 from coopbench.envs import make_task, reference_returns
-from coopbench.harness import stats
-from coopbench.leaderboard.submission import validate_submission
+from coopbench.results.submission import validate_submission
 
 __all__ = [
     "DEFAULT_THRESHOLD",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from coopbench.leaderboard.scoring import run_scores
-from coopbench.leaderboard.submission import RUN_FIELDS, content_hash, validate_submission
+from coopbench.results.submission import RUN_FIELDS, content_hash, validate_submission
 
 __all__ = ["WandbError", "logged_in", "mirror_to_wandb"]
 

@@ -27,8 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from coopbench.leaderboard.errors import StoreError
-from coopbench.leaderboard.submission import (
+from coopbench.results.errors import StoreError
+from coopbench.results.submission import (
     RUN_FIELDS,
     SCHEMA_VERSION,
     canonical_json,

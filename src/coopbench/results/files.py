@@ -9,9 +9,9 @@ import gzip
 import os
 from pathlib import Path
 
-from coopbench.leaderboard.errors import StoreError
-from coopbench.leaderboard.store import Store
-from coopbench.leaderboard.submission import canonical_json, loads_strict
+from coopbench.results.errors import StoreError
+from coopbench.results.store import Store
+from coopbench.results.submission import canonical_json, loads_strict
 
 __all__ = ["export_file", "import_file"]
 

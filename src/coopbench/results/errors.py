@@ -1,4 +1,4 @@
-"""Errors of the leaderboard package: one-line messages naming the file or field at fault."""
+"""Errors of the results store and submission format: one line naming the file or field."""
 
 from __future__ import annotations
 

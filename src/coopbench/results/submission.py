@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from coopbench.leaderboard.errors import SubmissionError
+from coopbench.results.errors import SubmissionError
 
 __all__ = [
     "RUN_FIELDS",
@@ -45,7 +45,7 @@ _DERIVED_HINT = {"final_score", "final_scores", "auc", "iqm", "score", "scores",
 @cache
 def load_schema() -> dict[str, Any]:
     """The published submission schema (``coopbench/leaderboard/schema.json``)."""
-    text = resources.files("coopbench.leaderboard").joinpath("schema.json").read_text()
+    text = resources.files("coopbench.results").joinpath("schema.json").read_text()
     return json.loads(text)
 
 
