@@ -242,14 +242,22 @@ def _show(
     submissions: list[dict[str, Any]],
     tasks: list[str] | None = None,
     entries: list[str] | None = None,
+    suite: str | None = None,
 ) -> None:
-    """Print the leaderboard of ``submissions`` (only ``tasks`` / ``entries`` when given)."""
+    """Print the leaderboard of ``submissions`` (only ``tasks`` / ``entries`` when given), or
+    with ``suite`` the ranking across that suite's tasks."""
     from coopbench.leaderboard import aggregate, render_markdown
 
     if not submissions:
         print("the store holds no finished runs")
-    else:
+    elif suite is None:
         print(render_markdown(aggregate(submissions).select(tasks, entries)))
+    else:
+        from coopbench.leaderboard.suite_markdown import render_suite_markdown
+        from coopbench.leaderboard.suites import suite_board
+
+        boards = suite_board(aggregate(submissions).select(None, entries), suite, curves=False)
+        print(render_suite_markdown(boards) if boards else f"no entry ran a task of {suite}")
 
 
 # ------------------------------------------------------------------------ leaderboard
@@ -263,7 +271,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise CLIError(f"{path}: no results store here (run coopbench bench/train or pass --db)")
     with _store(args) as store:
         if args.action == "show":
-            _show(store.submissions(), args.tasks, args.entries)
+            if args.suite is not None:
+                from coopbench.leaderboard.suites import suite_tasks
+
+                suite_tasks(args.suite)  # a bad name fails before the store is read
+                if args.tasks:
+                    raise CLIError("--suite fixes the tasks; drop --tasks")
+            _show(store.submissions(), args.tasks, args.entries, args.suite)
         elif args.action == "export":
             if args.format == "marl-eval":
                 path = lb.export_marl_eval(store.submissions(), args.out)

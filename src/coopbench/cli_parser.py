@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     board = sub.add_parser("leaderboard", parents=[common], help="show and publish results")
     actions = board.add_subparsers(dest="action", required=True)
     show = actions.add_parser("show", parents=[common, db], help="print the markdown table")
+    show.add_argument(
+        "--suite", help="print the ranking across a suite's tasks instead (ctedd or all)"
+    )
     export = actions.add_parser("export", parents=[common, db], help="write submissions")
     export.add_argument("--out", required=True)
     export.add_argument("--format", choices=("json", "marl-eval"), default="json")

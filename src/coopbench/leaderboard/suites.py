@@ -30,8 +30,10 @@ __all__ = [
     "SuiteBoard",
     "SuiteCurve",
     "SuiteRow",
+    "row_names",
     "suite_board",
     "suite_key",
+    "suite_tasks",
 ]
 
 SUITES: dict[str, tuple[str, ...]] = {
@@ -127,12 +129,25 @@ class SuiteBoard:
     taus: np.ndarray  # thresholds of the performance profiles
 
 
-def _check(suite: str, metric: str) -> tuple[str, ...]:
+def suite_tasks(suite: str) -> tuple[str, ...]:
+    """The tasks of a named suite; ValueError naming the known suites otherwise."""
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; expected one of {sorted(SUITES)}")
-    if metric not in SUITE_METRICS:
-        raise ValueError(f"unknown suite metric {metric!r}; expected one of {list(SUITE_METRICS)}")
     return SUITES[suite]
+
+
+def row_names(rows: list[SuiteRow]) -> list[str]:
+    """Display names of ranked rows: the label, plus tier, budget and config hash where two
+    rows share a label."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.label] = counts.get(r.label, 0) + 1
+    return [
+        r.label
+        if counts[r.label] == 1
+        else f"{r.label} [{r.tier}, {r.budget:,}, {'/'.join(h[:8] for h in r.config_hashes)}]"
+        for r in rows
+    ]
 
 
 def _common_runs(
@@ -293,7 +308,9 @@ def suite_board(
     suite's tasks (discrete first), or only the ``continuous`` one when given. ``metric``
     (``final``, ``auc`` or ``absolute``) ranks the rows; deterministic given ``seed``.
     ``curves=False`` skips the aggregated curves (most of the time; tables need none)."""
-    tasks = _check(suite, metric)
+    tasks = suite_tasks(suite)
+    if metric not in SUITE_METRICS:
+        raise ValueError(f"unknown suite metric {metric!r}; expected one of {list(SUITE_METRICS)}")
     groups: dict[tuple[Any, ...], dict[str, Entry]] = {}
     for e in board.entries:
         if e.task in tasks:
