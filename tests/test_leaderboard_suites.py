@@ -3,6 +3,7 @@ of every statistic against rliable on the same ``[runs, tasks]`` score matrices.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 
 from coopbench import stats
 from coopbench.leaderboard import aggregate
+from coopbench.leaderboard.suite_html import render_suite_section, write_suite_figures
+from coopbench.leaderboard.suite_markdown import render_suite_markdown
 from coopbench.leaderboard.suites import SUITES, IncompleteEntry, suite_board, suite_key
 from leaderboard_fakes import fake_submission
 
@@ -181,6 +184,40 @@ def test_bad_suite_and_metric():
         suite_board(lb, "ctde")
     with pytest.raises(ValueError, match=r"unknown suite metric 'steps'; expected one of"):
         suite_board(lb, "ctedd", metric="steps")
+
+
+# ------------------------------------------------------------------------ rendering
+
+HOSTILE = "<script>alert(\"x\")</script> $\\frac{a}{b}$ 'q' | *b*"
+
+
+def test_markdown_and_html_escape_hostile_labels(tmp_path):
+    lb = board(runs(HOSTILE, grid()), runs("plain", grid(0.1)), runs("part", 0.5, tasks=CTEDD[:1]))
+    boards = suite_board(lb, "ctedd", reps=50)
+    text = render_suite_markdown(boards)
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert r"\| \*b\*" in text  # no cell split, no emphasis
+    assert "- part (quick, 100 env steps): missing cn-v2, pf, pp" in text
+    html = str(render_suite_section(boards[0], tmp_path))
+    assert "<script" not in html and "style=" not in html.lower()
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "&#39;q&#39;" in html and html.count("<img ") == 4
+    for src in re.findall(r'<img src="([^"]+)"', html):
+        png = (tmp_path / src).read_bytes()  # relative to out_dir
+        assert png.startswith(b"\x89PNG") and len(png) > 1000
+
+
+def test_figures_per_board(tmp_path):
+    lb = board(runs("a", grid()), runs("b", grid(0.2)))
+    (sb,) = suite_board(lb, "ctedd", reps=50, curves=False)
+    paths = write_suite_figures(sb, tmp_path / "site")
+    assert sorted(paths) == ["intervals", "poi", "profile"]  # no curves were computed
+    assert all(p.parent == tmp_path / "site" and p.stat().st_size > 1000 for p in paths.values())
+    (empty,) = suite_board(board(runs("c", 0.5, tasks=CTEDD[:2])), "ctedd", reps=50)
+    assert write_suite_figures(empty, tmp_path / "none") == {}
+    html = str(render_suite_section(empty, tmp_path / "none"))
+    assert "No entry ran every task of the suite." in html and "<img" not in html
+    assert "c (quick, 100 env steps): missing pf, pp" in html
 
 
 # ------------------------------------------------------------------------ rliable
