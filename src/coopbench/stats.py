@@ -305,11 +305,19 @@ def suite_aggregates(scores: ArrayLike, gamma: float = 1.0) -> np.ndarray:
 
 def performance_profile(scores: ArrayLike, taus: ArrayLike) -> np.ndarray:
     """Score distribution: the fraction of all runs (pooled over tasks) scoring ``> tau``, for
-    each ``tau``; ``[..., runs, tasks]`` -> ``[..., len(taus)]`` (rliable's run-score
-    performance profile)."""
+    each ``tau`` (increasing); ``[..., runs, tasks]`` -> ``[..., len(taus)]`` (rliable's
+    run-score performance profile, equal to it exactly)."""
     a = _finite_array(scores, "scores")
-    t = _finite_array(taus, "taus").reshape(-1)
-    return (a[..., None] > t).mean(axis=(-3, -2))
+    t = _finite_array(taus, "taus")
+    if t.ndim != 1 or np.any(np.diff(t) <= 0):
+        raise ValueError(f"taus must be a 1-D strictly increasing grid, got {t!r}")
+    lead, n = a.shape[:-2], a.shape[-2] * a.shape[-1]
+    # Each score exceeds the taus below it: count the runs per number of taus exceeded.
+    above = np.searchsorted(t, a.reshape(-1, n), side="left")
+    rows = np.arange(above.shape[0])[:, None] * (t.size + 1)
+    counts = np.bincount((rows + above).ravel(), minlength=above.shape[0] * (t.size + 1))
+    at_most = np.cumsum(counts.reshape(-1, t.size + 1), axis=-1)[:, : t.size]
+    return ((n - at_most) / n).reshape(*lead, t.size)
 
 
 def iqm_interval(
