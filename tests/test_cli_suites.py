@@ -58,3 +58,8 @@ def test_show_suite_all_and_entries(capsys, db):
 def test_show_suite_bad_input_is_one_line(capsys, db, args, message):
     rc, _, err = _show(capsys, "--db", db, *args)
     assert rc == 1 and err.strip() == f"coopbench: error: {message}"
+
+
+def test_show_suite_without_suite_tasks(capsys, db):
+    rc, out, _ = _show(capsys, "--db", db, "--suite", "ctedd", "--entries", "Spready")
+    assert rc == 0 and out.strip() == "no entry ran a task of ctedd"

@@ -186,6 +186,42 @@ def test_bad_suite_and_metric():
         suite_board(lb, "ctedd", metric="steps")
 
 
+def test_requested_action_kind_without_entries_is_an_empty_board():
+    (sb,) = suite_board(board(runs("a", grid())), "ctedd", continuous=True, reps=50)
+    assert sb.continuous and not sb.rows and not sb.incomplete and sb.poi == []
+    assert suite_board(board(runs("a", 0.5, tasks=("spread",))), "ctedd") == []
+
+
+# ------------------------------------------------------------------------ stats engine
+
+
+def test_vector_bootstrap_shares_the_engine_and_the_draws():
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(3, 6, 4))  # [steps, runs, tasks]
+    point, low, high = stats.stratified_bootstrap(
+        data, lambda a: stats.iqm(a, axis=(-2, -1)), reps=500, seed=7
+    )
+    for s in range(3):  # every step sees the same draws as a scalar bootstrap of that step
+        assert (point[s], low[s], high[s]) == pytest.approx(
+            stats.stratified_bootstrap_ci(data[s], stats.iqm, reps=500, seed=7), abs=1e-12
+        )
+    p4, l4, h4 = stats.stratified_bootstrap(data[0], stats.suite_aggregates, reps=500, seed=7)
+    assert (p4[0], l4[0], h4[0]) == pytest.approx((point[0], low[0], high[0]), abs=1e-12)
+
+
+def test_stats_additions_reject_bad_input():
+    with pytest.raises(ValueError, match=r"taus must be a 1-D strictly increasing grid"):
+        stats.performance_profile(np.ones((2, 2)), [0.5, 0.2])
+    with pytest.raises(
+        ValueError, match=r"scores must be \[\.\.\., runs, tasks\], got shape \(3,\)"
+    ):
+        stats.suite_aggregates(np.ones(3))
+    with pytest.raises(ValueError, match="scores must be finite"):
+        stats.stratified_bootstrap([[np.nan, 1.0]], stats.suite_aggregates)
+    with pytest.raises(ValueError, match=r"one result per replicate: expected shape \(10,\)"):
+        stats.stratified_bootstrap(np.ones((3, 2)), lambda a: a.mean(), reps=10)
+
+
 # ------------------------------------------------------------------------ rendering
 
 HOSTILE = "<script>alert(\"x\")</script> $\\frac{a}{b}$ 'q' | *b*"
