@@ -83,7 +83,8 @@ def _curves(sb: SuiteBoard, names: list[str], path: Path) -> None:
     ax.axhline(0.0, color="grey", ls=":", lw=1)
     ax.axhline(1.0, color="grey", ls="--", lw=1)
     ax.set_xlabel("env steps")
-    ax.set_ylabel(f"IQM over tasks x seeds, {_SCORE}")
+    ax.set_ylabel("normalised score, IQM over tasks x seeds")
+    ax.set_title("0 = random (dotted), 1 = heuristic (dashed), 95% CI bands", fontsize="small")
     _legend(ax)
     fig.savefig(path, dpi=100)
 
