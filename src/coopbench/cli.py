@@ -239,17 +239,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _show(
-    submissions: list[dict[str, Any]],
+    runs: Any,
     tasks: list[str] | None = None,
     entries: list[str] | None = None,
 ) -> None:
-    """Print the leaderboard of ``submissions`` (only ``tasks`` / ``entries`` when given)."""
+    """Print the leaderboard of ``runs`` (a ``Store`` or submissions; only ``tasks`` /
+    ``entries`` when given)."""
     from coopbench.leaderboard import aggregate, render_markdown
 
-    if not submissions:
+    board = aggregate(runs)
+    if not board.entries and not board.skipped:
         print("the store holds no finished runs")
     else:
-        print(render_markdown(aggregate(submissions).select(tasks, entries)))
+        print(render_markdown(board.select(tasks, entries)))
 
 
 # ------------------------------------------------------------------------ leaderboard
@@ -263,16 +265,20 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise CLIError(f"{path}: no results store here (run coopbench bench/train or pass --db)")
     with _store(args) as store:
         if args.action == "show":
-            _show(store.submissions(), args.tasks, args.entries)
+            _show(store, args.tasks, args.entries)
         elif args.action == "export":
             if args.format == "marl-eval":
-                path = lb.export_marl_eval(store.submissions(), args.out)
+                path = lb.export_marl_eval(store, args.out)
             else:
                 path = lb.export_file(store, args.out)
             out.print(f"wrote {path}")
         elif args.action == "import":
             for name in args.files:
-                added = lb.import_file(store, name)
+                try:
+                    added = lb.import_file(store, name)
+                except lb.StoreError as exc:  # bad input: exit 2, one line, nothing stored
+                    print(f"coopbench: error: {_one_line(exc)}", file=sys.stderr)
+                    return 2
                 out.print(f"{name}: {added} new submission(s)")
         elif args.action == "html":
             path = lb.write_html(
