@@ -114,6 +114,20 @@ class Reader:
         )
         return {key: {**json.loads(meta), "wall_time_s": wall} for key, meta, wall in rows}
 
+    def metas_of(self, run_keys: Collection[str]) -> dict[str, dict[str, Any]]:
+        """:meth:`metas` of the given finished runs; an unknown key is a ``StoreError``."""
+        out = {}
+        for key in sorted(set(run_keys)):
+            row = self._rows(
+                "reading runs",
+                "SELECT meta, wall_time_s FROM runs WHERE finished = 1 AND run_key = ?",
+                (key,),
+            )
+            if not row:
+                raise StoreError(f"{self.path}: no finished run {key!r:.120}")
+            out[key] = {**json.loads(row[0][0]), "wall_time_s": row[0][1]}
+        return out
+
     def run_summaries(self) -> list[RunSummary]:
         """Every finished run's :class:`RunSummary`, ordered by run key, from the summary
         columns only (no episode array is decoded)."""
@@ -153,14 +167,15 @@ class Reader:
     ) -> list[dict[str, Any]]:
         """Finished runs' submissions (all, or those of ``run_keys``), ordered by run key,
         with returns as lists (``schema_version=1``) or compact blobs (``2``)."""
-        metas = self.metas()
-        keys = sorted(metas if run_keys is None else set(run_keys))
-        missing = [k for k in keys if k not in metas]
-        if missing:
-            raise StoreError(f"{self.path}: no finished run {missing[0]!r:.120}")
-        return [encode_submission(self._decoded(k, metas[k]), schema_version) for k in keys]
+        metas = self.metas() if run_keys is None else self.metas_of(run_keys)
+        keys = sorted(metas)
+        return [encode_submission(self.decoded(k, metas[k]), schema_version) for k in keys]
 
-    def _decoded(self, key: str, meta: dict[str, Any]) -> dict[str, Any]:
+    def decoded(self, key: str, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One finished run's submission with every return array as float64 numpy array
+        (``meta``: its entry of :meth:`metas`, when already read)."""
+        if meta is None:
+            meta = self.metas_of([key])[key]
         evaluations: dict[str, list[dict[str, Any]]] = {}
         for policy, step, dtype, data in self._rows(
             "reading evaluations",
