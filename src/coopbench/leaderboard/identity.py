@@ -85,7 +85,7 @@ def _settings(key: EntryKey, config: dict[str, Any]) -> list[dict[str, str]]:
     return [_flat(config, "", {}), proto, task]
 
 
-def _suffix(key: EntryKey, config: dict[str, Any], others: Sequence[tuple[EntryKey, Any]]):
+def _suffix(key: EntryKey, config: dict[str, Any], others: Sequence[tuple[EntryKey, Any]]) -> str:
     mine = _settings(key, config)
     theirs = [_settings(k, c) for k, c in others]
     differing = [

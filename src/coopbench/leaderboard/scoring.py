@@ -203,7 +203,9 @@ def _references(task: dict[str, Any], cache: dict[str, Any]) -> tuple[float, flo
     return value
 
 
-def _run_scores(run: RunSummary, policy: str, refs: tuple[float, float], threshold: float):
+def _run_scores(
+    run: RunSummary, policy: str, refs: tuple[float, float], threshold: float
+) -> RunScores:
     budget = run.meta["protocol"]["budget"]
     steps, means = run.curves[policy]
     low, high = refs
@@ -259,13 +261,22 @@ def _curve_band(table: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np
     return low, high
 
 
-def _entry(key: EntryKey, runs: list[RunScores], flags, name, reps, seed) -> Entry:
+def _entry(
+    key: EntryKey,
+    runs: list[RunScores],
+    flags: tuple[bool, bool],
+    name: tuple[str, bool],
+    reps: int,
+    seed: int,
+) -> Entry:
     order = sorted(runs, key=lambda r: (r.steps_to_threshold, r.censored))
     median = order[(len(order) - 1) // 2]
     common = runs[0].steps
     for r in runs[1:]:
         common = np.intersect1d(common, r.steps)
     table = np.array([r.curve[np.searchsorted(r.steps, common)] for r in runs])
+    scores = [[r.final, r.auc, r.absolute] for r in runs]
+    final, auc, absolute = stats.iqm_intervals(scores, reps=reps, seed=seed)
     return Entry(
         task=key.task,
         continuous=key.continuous,
@@ -282,9 +293,9 @@ def _entry(key: EntryKey, runs: list[RunScores], flags, name, reps, seed) -> Ent
         centralised=flags[0],
         privileged=flags[1],
         runs=sorted(runs, key=lambda r: (r.seed, r.run_key)),
-        final=stats.iqm_interval([r.final for r in runs], reps=reps, seed=seed),
-        auc=stats.iqm_interval([r.auc for r in runs], reps=reps, seed=seed),
-        absolute=stats.iqm_interval([r.absolute for r in runs], reps=reps, seed=seed),
+        final=final,
+        auc=auc,
+        absolute=absolute,
         steps_median=median.steps_to_threshold,
         steps_censored=median.censored,
         reached=sum(not r.censored for r in runs),
