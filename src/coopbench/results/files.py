@@ -6,15 +6,22 @@ gzip-compressed JSON."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import zlib
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from coopbench.results.errors import StoreError
 from coopbench.results.store import Store
-from coopbench.results.submission import SCHEMA_VERSION, canonical_json, loads_strict
+from coopbench.results.submission import (
+    SCHEMA_VERSION,
+    canonical_json,
+    encode_submission,
+    loads_strict,
+)
 
 __all__ = ["export_file", "import_file"]
 
@@ -24,20 +31,32 @@ def export_file(
 ) -> Path:
     """Write the finished submissions (all, or those of ``run_keys``) to a JSON file (an
     array, one submission per line, schema version 2; gzip-compressed when the path ends in
-    ``.gz``), atomically (a temporary file renamed into place). Returns the path."""
+    ``.gz``), atomically (a temporary file renamed into place), one run at a time. Returns
+    the path."""
     out = Path(path)
-    docs = store.submissions(run_keys, schema_version=SCHEMA_VERSION)
-    lines = [canonical_json(doc) for doc in docs]
-    text = "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
+    metas = store.metas() if run_keys is None else store.metas_of(run_keys)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
-        data = text.encode("utf-8")
-        tmp.write_bytes(gzip.compress(data, mtime=0) if out.suffix == ".gz" else data)
+        with open(tmp, "wb") as raw, _maybe_gzip(raw, out.suffix == ".gz") as fh:
+            fh.write(b"[" if metas else b"[]\n")
+            for i, key in enumerate(sorted(metas)):
+                doc = encode_submission(store.decoded(key, metas[key]), SCHEMA_VERSION)
+                fh.write(b",\n" if i else b"\n")
+                fh.write(canonical_json(doc).encode("utf-8"))
+            if metas:
+                fh.write(b"\n]\n")
         os.replace(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise StoreError(f"{out}: cannot write: {exc.strerror}") from None
     return out
+
+
+def _maybe_gzip(raw: BinaryIO, compress: bool) -> contextlib.AbstractContextManager[Any]:
+    """``raw`` itself, or a gzip stream into it (reproducible: no timestamp)."""
+    if not compress:
+        return contextlib.nullcontext(raw)
+    return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
 
 
 def import_file(store: Store, path: str | os.PathLike[str]) -> int:
