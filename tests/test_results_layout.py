@@ -209,3 +209,15 @@ def test_bad_v2_blobs(blob, match):
     doc["evaluations"]["default"][1]["returns"] = blob
     with pytest.raises(SubmissionError, match=match):
         decode_submission(doc)
+
+
+def test_bad_blob_after_the_first_point_is_caught_in_code():
+    """The schema sees one representative point; every other blob is checked in code."""
+    doc = encode_submission(decode_submission(fake_submission()), 2)
+    for bad, match in (([], "dtype"), ({"a": 1}, "dtype"), ("float16", "float16")):
+        doc["evaluations"]["default"][3]["returns"]["dtype"] = bad
+        with pytest.raises(SubmissionError, match=match):
+            decode_submission(doc)
+    doc["evaluations"]["default"][3]["returns"] = {"dtype": "float64", "b64": 7}
+    with pytest.raises(SubmissionError, match="b64 must be a string"):
+        decode_submission(doc)

@@ -100,7 +100,7 @@ def decode_blob(blob: Any, what: str) -> np.ndarray:
     if not isinstance(blob, dict) or set(blob) != {"dtype", "b64"}:
         raise SubmissionError(f"{what}: expected an object with keys dtype and b64")
     dtype, text = blob["dtype"], blob["b64"]
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise SubmissionError(f"{what}: dtype {dtype!r:.40} is not one of {sorted(DTYPES)}")
     if not isinstance(text, str):
         raise SubmissionError(f"{what}: b64 must be a string, got {type(text).__name__}")
