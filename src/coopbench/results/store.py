@@ -22,7 +22,7 @@ import operator
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -195,7 +195,8 @@ class Store(Reader):
                 raise StoreError(
                     f"{self.path}: cannot upgrade from layout 1 (damaged store): {exc}"
                 ) from None
-        self._conn.execute("VACUUM")
+        with suppress(sqlite3.Error):  # another reader holds the file: the space waits
+            self._conn.execute("VACUUM")
 
     def _run_row(self, conn: sqlite3.Connection, run_key: str) -> tuple[dict[str, Any], bool]:
         row = conn.execute(
