@@ -176,3 +176,10 @@ def test_exported_names_never_shadow_a_submodule():
     from coopbench import leaderboard
 
     assert callable(leaderboard.aggregate) and callable(leaderboard.run_scores)
+
+
+@pytest.mark.parametrize(("runs", "reps"), [(1, 50), (5, 2000), (40, 300), (333, 30000)])
+def test_batched_intervals_equal_one_call_per_column(runs, reps):
+    data = np.random.default_rng(runs).normal(size=(runs, 3))
+    batched = stats.iqm_intervals(data, reps=reps, seed=7)
+    assert batched == [stats.iqm_interval(data[:, j], reps=reps, seed=7) for j in range(3)]

@@ -239,24 +239,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _show(
-    submissions: list[dict[str, Any]],
+    runs: Any,
     tasks: list[str] | None = None,
     entries: list[str] | None = None,
     suite: str | None = None,
 ) -> None:
-    """Print the leaderboard of ``submissions`` (only ``tasks`` / ``entries`` when given), or
-    with ``suite`` the ranking across that suite's tasks."""
+    """Print the leaderboard of ``runs`` (a ``Store`` or submissions; only ``tasks`` /
+    ``entries`` when given), or with ``suite`` the ranking across that suite's tasks."""
     from coopbench.leaderboard import aggregate, render_markdown
 
-    if not submissions:
+    board = aggregate(runs)
+    if not board.entries and not board.skipped:
         print("the store holds no finished runs")
     elif suite is None:
-        print(render_markdown(aggregate(submissions).select(tasks, entries)))
+        print(render_markdown(board.select(tasks, entries)))
     else:
         from coopbench.leaderboard.suite_markdown import render_suite_markdown
         from coopbench.leaderboard.suites import suite_board
 
-        boards = suite_board(aggregate(submissions).select(None, entries), suite, curves=False)
+        boards = suite_board(board.select(None, entries), suite, curves=False)
         print(render_suite_markdown(boards) if boards else f"no entry ran a task of {suite}")
 
 
@@ -277,16 +278,20 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                 suite_tasks(args.suite)  # a bad name fails before the store is read
                 if args.tasks:
                     raise CLIError("--suite fixes the tasks; drop --tasks")
-            _show(store.submissions(), args.tasks, args.entries, args.suite)
+            _show(store, args.tasks, args.entries, args.suite)
         elif args.action == "export":
             if args.format == "marl-eval":
-                path = lb.export_marl_eval(store.submissions(), args.out)
+                path = lb.export_marl_eval(store, args.out)
             else:
                 path = lb.export_file(store, args.out)
             out.print(f"wrote {path}")
         elif args.action == "import":
             for name in args.files:
-                added = lb.import_file(store, name)
+                try:
+                    added = lb.import_file(store, name)
+                except lb.StoreError as exc:  # bad input: exit 2, one line, nothing stored
+                    print(f"coopbench: error: {_one_line(exc)}", file=sys.stderr)
+                    return 2
                 out.print(f"{name}: {added} new submission(s)")
         elif args.action == "html":
             path = lb.write_html(

@@ -23,6 +23,7 @@ __all__ = [
     "curve_auc",
     "iqm",
     "iqm_interval",
+    "iqm_intervals",
     "normalise",
     "performance_profile",
     "probability_of_improvement",
@@ -325,6 +326,30 @@ def iqm_interval(
 ) -> Interval:
     """IQM over ``[runs, tasks]`` with its stratified-bootstrap interval (leaderboard rows)."""
     return Interval(*stratified_bootstrap_ci(scores, iqm, reps, confidence, seed))
+
+
+def iqm_intervals(
+    columns: ArrayLike, reps: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> list[Interval]:
+    """``iqm_interval`` of every column of ``columns [runs, k]`` at once, equal to ``k``
+    separate calls with the same ``seed`` (same draws, same per-replicate arithmetic)."""
+    data = _finite_array(columns, "scores")
+    if data.ndim != 2 or data.shape[0] < 1:
+        raise ValueError(f"columns must be [runs, k] with runs >= 1, got shape {data.shape}")
+    _check_reps_confidence(reps, confidence)
+    runs = data.shape[0]
+    rng = np.random.default_rng(seed)
+    values = np.empty((data.shape[1], reps), dtype=np.float64)
+    start = 0
+    for batch in _chunks(reps, runs):
+        idx = rng.integers(0, runs, size=(batch, runs, 1))[..., 0]
+        rows = data.T[:, idx].reshape(-1, runs)  # [k * batch, runs], as iqm_interval's rows
+        values[:, start : start + batch] = iqm(rows, axis=-1).reshape(-1, batch)
+        start += batch
+    return [
+        Interval(iqm(column), *_percentile_interval(boot, confidence))
+        for column, boot in zip(data.T, values, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- improvement

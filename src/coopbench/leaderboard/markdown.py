@@ -91,7 +91,7 @@ def render_markdown(
             "continuous" if e.continuous else "discrete",
             escape_cell(e.tier),
             f"{e.budget:,}",
-            escape_cell(e.label),
+            escape_cell(e.display),
             flags_text(e),
             str(len(e.runs)),
             interval_text(e.final),

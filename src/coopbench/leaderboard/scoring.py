@@ -1,9 +1,10 @@
 """Leaderboard aggregation: per-run scores recomputed from raw returns, IQM across seeds.
 
-One *entry* is ``(task, continuous actions?, protocol tier, budget, policy label)``: every
-run (seed) of a policy with that label on that task under that protocol. The budget is part
-of the key because a ``--budget`` override changes what AUC and steps-to-threshold mean.
-Per run, from the raw returns only (never from numbers stored in a file):
+One *entry* pools the runs (seeds) of one experiment: same task (id, version, keywords),
+action type, protocol (tier, budget, evaluation interval, episodes and seed), policy label,
+algorithm path and config hash (``identity``: two configs under one label are two entries,
+told apart by the config keys that differ). Per run, from the raw returns only (the
+per-point mean team returns the store keeps, never numbers a submitter wrote):
 
 - **final score**: normalised mean team return of the last evaluation point;
 - **AUC**: area under the normalised learning curve over ``[0, budget]`` divided by the budget
@@ -22,15 +23,20 @@ stratified-bootstrap interval, the run as resampling unit (Agarwal et al. 2021, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from coopbench import stats
 from coopbench.envs import make_task, reference_returns
-from coopbench.results.submission import validate_submission
+from coopbench.leaderboard.identity import EntryKey, entry_key, names, protocol_dict
+from coopbench.results.reading import RunSummary, summarise
+from coopbench.results.store import Store
+from coopbench.results.submission import decode_submission
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -44,6 +50,8 @@ __all__ = [
 
 DEFAULT_THRESHOLD = 0.5  # normalised score: halfway from the random policy to the heuristic
 _METRICS = ("final", "auc", "absolute", "steps")
+_NAMES = ("label", "display")
+_BAND_CHUNK = 4_000_000  # bootstrap array elements per chunk of replicates
 
 
 @dataclass(frozen=True)
@@ -66,13 +74,27 @@ class RunScores:
 
 @dataclass
 class Entry:
-    """One leaderboard row: all runs of one policy label on one task, action kind and tier."""
+    """One leaderboard row: all runs of one experiment (see the module docstring).
+
+    ``label`` is the policy's raw label; ``display`` the name shown everywhere (``label``
+    unless another entry on the board shares it: then a suffix names what differs, and a
+    label of a different algorithm than the label's main one is marked ``foreign``).
+    ``curve_table`` is every run's normalised score at each common step [runs, steps]; the
+    curve band (``curve_low``, ``curve_high``) is bootstrapped on first use.
+    """
 
     task: str
     continuous: bool
     tier: str
     budget: int
     label: str
+    algorithm_path: str
+    config_hash: str
+    display: str
+    foreign: bool
+    task_version: int
+    task_kwargs: dict[str, Any]
+    protocol: dict[str, Any]  # tier, budget, eval_interval, eval_episodes, eval_seed
     centralised: bool
     privileged: bool
     runs: list[RunScores]
@@ -84,8 +106,23 @@ class Entry:
     reached: int  # runs that reached the threshold
     curve_steps: np.ndarray  # evaluation steps common to every run
     curve_iqm: np.ndarray  # IQM over runs of the normalised score at each common step
-    curve_low: np.ndarray
-    curve_high: np.ndarray
+    curve_table: np.ndarray = field(repr=False)
+    reps: int = 2000  # bootstrap replicates of the curve band
+    seed: int = 0  # bootstrap seed of the curve band
+
+    @cached_property
+    def _band(self) -> tuple[np.ndarray, np.ndarray]:
+        return _curve_band(self.curve_table, self.reps, self.seed)
+
+    @property
+    def curve_low(self) -> np.ndarray:
+        """Lower end of the 95% bootstrap band of ``curve_iqm`` (runs resampled whole)."""
+        return self._band[0]
+
+    @property
+    def curve_high(self) -> np.ndarray:
+        """Upper end of the 95% bootstrap band of ``curve_iqm``."""
+        return self._band[1]
 
     @property
     def seeds(self) -> list[int]:
@@ -125,23 +162,23 @@ class Leaderboard:
     def select(
         self, tasks: Collection[str] | None = None, labels: Collection[str] | None = None
     ) -> Leaderboard:
-        """The entries on ``tasks`` whose policy label is one of ``labels`` (None: all).
+        """The entries on ``tasks`` whose label or display name is in ``labels`` (None: all).
 
         A name that matches no entry is a ValueError naming the names there are, so a typo
         never publishes an empty or partial board silently.
         """
         entries = self.entries
-        for kind, wanted, attr in (("task", tasks, "task"), ("entry", labels, "label")):
+        for kind, wanted, attrs in (("task", tasks, ("task",)), ("entry", labels, _NAMES)):
             if wanted is None:
                 continue
             wanted = set(wanted)
-            present = {getattr(e, attr) for e in entries}
+            present = {getattr(e, a) for e in entries for a in attrs}
             if wanted - present:
                 raise ValueError(
                     f"no {kind} named {sorted(wanted - present)} on this board; "
                     f"there are {sorted(present)}"
                 )
-            entries = [e for e in entries if getattr(e, attr) in wanted]
+            entries = [e for e in entries if any(getattr(e, a) in wanted for a in attrs)]
         return Leaderboard(entries, self.threshold, list(self.skipped))
 
 
@@ -166,17 +203,19 @@ def _references(task: dict[str, Any], cache: dict[str, Any]) -> tuple[float, flo
     return value
 
 
-def _run_scores(doc: dict[str, Any], policy: str, refs: tuple[float, float], threshold: float):
-    budget = doc["protocol"]["budget"]
-    points = doc["evaluations"][policy]
-    steps = np.array([p["step"] for p in points], dtype=np.int64)
-    curve = np.array([stats.normalise(p["returns"], *refs).mean() for p in points])
+def _run_scores(
+    run: RunSummary, policy: str, refs: tuple[float, float], threshold: float
+) -> RunScores:
+    budget = run.meta["protocol"]["budget"]
+    steps, means = run.curves[policy]
+    low, high = refs
+    curve = (means - low) / (high - low)
     reached, censored = stats.steps_to_threshold(steps, curve, threshold, budget)
     return RunScores(
-        run_key=doc["run_key"],
-        seed=doc["seed"],
-        algorithm=doc["algorithm"]["name"],
-        config_hash=doc["algorithm"]["config_hash"],
+        run_key=run.run_key,
+        seed=run.meta["seed"],
+        algorithm=run.meta["algorithm"]["name"],
+        config_hash=run.meta["algorithm"]["config_hash"],
         budget=budget,
         steps=steps,
         curve=curve,
@@ -184,84 +223,129 @@ def _run_scores(doc: dict[str, Any], policy: str, refs: tuple[float, float], thr
         auc=stats.curve_auc(steps, curve, budget),
         steps_to_threshold=reached,
         censored=censored,
-        absolute=float(stats.normalise(doc["absolute"][policy], *refs).mean()),
+        absolute=float((run.absolute[policy] - low) / (high - low)),
     )
 
 
+def _summary(run: dict[str, Any] | RunSummary, validate: bool) -> RunSummary:
+    if isinstance(run, RunSummary):
+        return run
+    return summarise(decode_submission(run) if validate else run)
+
+
 def run_scores(
-    doc: dict[str, Any], threshold: float = DEFAULT_THRESHOLD, cache: dict[Any, Any] | None = None
+    run: dict[str, Any] | RunSummary,
+    threshold: float = DEFAULT_THRESHOLD,
+    cache: dict[Any, Any] | None = None,
 ) -> dict[str, RunScores]:
-    """Every policy's scores in one (validated) submission; ValueError if no references apply."""
-    refs = _references(doc["task"], {} if cache is None else cache)
-    return {p: _run_scores(doc, p, refs, threshold) for p in doc["policies"]}
+    """Every policy's scores in one run (a submission or a store's ``RunSummary``);
+    ValueError if no references apply."""
+    summary = _summary(run, validate=False)
+    refs = _references(summary.meta["task"], {} if cache is None else cache)
+    return {p: _run_scores(summary, p, refs, threshold) for p in summary.meta["policies"]}
 
 
-def _entry(key: tuple[Any, ...], runs: list[RunScores], flags, reps, seed) -> Entry:
-    task, continuous, tier, budget, label = key
+def _curve_band(table: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """95% percentile bootstrap band of the per-step IQM of ``table [runs, steps]``, each
+    replicate resampling whole runs (a run's curve stays together)."""
+    rng = np.random.default_rng(seed)
+    runs, steps = table.shape
+    batch = max(1, _BAND_CHUNK // max(runs * steps, 1))
+    boot = np.concatenate(
+        [
+            stats.iqm(table[rng.integers(0, runs, size=(n, runs))], axis=1).reshape(n, steps)
+            for n in [min(batch, reps - i) for i in range(0, reps, batch)]
+        ]
+    )
+    low, high = np.percentile(boot, [2.5, 97.5], axis=0)
+    return low, high
+
+
+def _entry(
+    key: EntryKey,
+    runs: list[RunScores],
+    flags: tuple[bool, bool],
+    name: tuple[str, bool],
+    reps: int,
+    seed: int,
+) -> Entry:
     order = sorted(runs, key=lambda r: (r.steps_to_threshold, r.censored))
     median = order[(len(order) - 1) // 2]
     common = runs[0].steps
     for r in runs[1:]:
         common = np.intersect1d(common, r.steps)
-    table = np.array([[r.curve[np.searchsorted(r.steps, s)] for s in common] for r in runs])
-    bands = [stats.iqm_interval(table[:, j], reps=reps, seed=seed) for j in range(len(common))]
+    table = np.array([r.curve[np.searchsorted(r.steps, common)] for r in runs])
+    scores = [[r.final, r.auc, r.absolute] for r in runs]
+    final, auc, absolute = stats.iqm_intervals(scores, reps=reps, seed=seed)
     return Entry(
-        task=task,
-        continuous=continuous,
-        tier=tier,
-        budget=budget,
-        label=label,
+        task=key.task,
+        continuous=key.continuous,
+        tier=key.tier,
+        budget=key.budget,
+        label=key.label,
+        algorithm_path=key.algorithm_path,
+        config_hash=key.config_hash,
+        display=name[0],
+        foreign=name[1],
+        task_version=key.task_version,
+        task_kwargs=json.loads(key.task_kwargs),
+        protocol=protocol_dict(key),
         centralised=flags[0],
         privileged=flags[1],
         runs=sorted(runs, key=lambda r: (r.seed, r.run_key)),
-        final=stats.iqm_interval([r.final for r in runs], reps=reps, seed=seed),
-        auc=stats.iqm_interval([r.auc for r in runs], reps=reps, seed=seed),
-        absolute=stats.iqm_interval([r.absolute for r in runs], reps=reps, seed=seed),
+        final=final,
+        auc=auc,
+        absolute=absolute,
         steps_median=median.steps_to_threshold,
         steps_censored=median.censored,
         reached=sum(not r.censored for r in runs),
         curve_steps=common,
-        curve_iqm=np.array([b.point for b in bands]),
-        curve_low=np.array([b.low for b in bands]),
-        curve_high=np.array([b.high for b in bands]),
+        curve_iqm=np.asarray(stats.iqm(table, axis=0)).reshape(len(common)),
+        curve_table=table,
+        reps=reps,
+        seed=seed,
     )
 
 
 def aggregate(
-    submissions: Iterable[dict[str, Any]],
+    runs: Store | Iterable[dict[str, Any] | RunSummary],
     threshold: float = DEFAULT_THRESHOLD,
     reps: int = 2000,
     seed: int = 0,
     validate: bool = True,
 ) -> Leaderboard:
-    """Score every policy of every submission and aggregate them into leaderboard entries.
+    """Score every policy of every run and aggregate them into leaderboard entries.
 
-    Submissions are re-validated (``validate=False`` skips it for documents that just came out
-    of a ``Store``). A run whose task has no reference returns (unknown task, non-default task
-    keywords, an older task version) is listed in ``Leaderboard.skipped``, never scored.
+    ``runs`` is a ``Store`` (read from its summary columns: fast, nothing re-validated), its
+    ``run_summaries()``, or submission documents (validated unless ``validate=False``). A
+    run whose task has no reference returns (unknown task, non-default task keywords, an
+    older task version) is listed in ``Leaderboard.skipped``, never scored.
     """
     if not np.isfinite(threshold):
         raise ValueError(f"threshold must be finite, got {threshold!r}")
+    if isinstance(runs, Store):
+        runs = runs.run_summaries()
     cache: dict[Any, Any] = {}
-    groups: dict[tuple[Any, ...], list[RunScores]] = {}
-    flags: dict[tuple[Any, ...], tuple[bool, bool]] = {}
+    groups: dict[EntryKey, list[RunScores]] = {}
+    flags: dict[EntryKey, tuple[bool, bool]] = {}
+    configs: dict[EntryKey, dict[str, Any]] = {}
     skipped: list[tuple[str, str]] = []
-    for doc in submissions:
-        if validate:
-            validate_submission(doc)
+    for run in runs:
+        summary = _summary(run, validate)
         try:
-            scores = run_scores(doc, threshold, cache)
+            scores = run_scores(summary, threshold, cache)
         except ValueError as exc:
-            skipped.append((doc["run_key"], str(exc)))
+            skipped.append((summary.run_key, str(exc)))
             continue
-        continuous = bool(doc["task"]["kwargs"].get("continuous_actions", False))
-        for policy, info in doc["policies"].items():
-            proto = doc["protocol"]
-            key = (doc["task"]["id"], continuous, proto["tier"], proto["budget"], info["label"])
+        for policy, info in summary.meta["policies"].items():
+            key = entry_key(summary.meta, info["label"])
             groups.setdefault(key, []).append(scores[policy])
+            configs.setdefault(key, summary.meta["algorithm"]["config"])
             old = flags.get(key, (False, False))
             flags[key] = (old[0] or info["centralised"], old[1] or info["privileged"])
-    entries = [_entry(k, groups[k], flags[k], reps, seed) for k in sorted(groups)]
+    keys = sorted(groups)
+    named = names(keys, configs, {k: len(groups[k]) for k in keys})
+    entries = [_entry(k, groups[k], flags[k], named[k], reps, seed) for k in keys]
     return Leaderboard(entries=entries, threshold=float(threshold), skipped=skipped)
 
 

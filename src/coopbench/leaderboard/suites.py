@@ -46,15 +46,15 @@ PROFILE_POINTS = 101  # thresholds of the performance profile
 
 
 def suite_key(entry: Entry) -> tuple[Any, ...]:
-    """The identity of an entry across tasks: everything in its leaderboard key but the task,
-    plus the algorithm(s) and config hash(es) behind the label."""
+    """The identity of an entry across tasks: its label, action type, tier, budget, algorithm
+    path and config hash (everything in its leaderboard identity but the task)."""
     return (
         entry.label,
         entry.continuous,
         entry.tier,
         entry.budget,
-        tuple(entry.algorithms),
-        tuple(entry.config_hashes),
+        (entry.algorithm_path,),
+        (entry.config_hash,),
     )
 
 

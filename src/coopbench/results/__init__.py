@@ -11,10 +11,12 @@ leaderboard.
 
 from coopbench.results.errors import StoreError, SubmissionError
 from coopbench.results.files import export_file, import_file
+from coopbench.results.reading import RunSummary
 from coopbench.results.store import Store
 from coopbench.results.submission import load_schema, validate_submission
 
 __all__ = [
+    "RunSummary",
     "Store",
     "StoreError",
     "SubmissionError",

@@ -1,37 +1,62 @@
 """Submission files: export a store to JSON, import JSON into a store (all or nothing).
 
-A path ending in ``.gz`` is gzip-compressed JSON (a standard-tier matrix holds every
-evaluation episode's return and is tens of MB as plain text, a few as ``.json.gz``)."""
+Export writes schema version 2 (each return array base64 of its little-endian bytes, so a
+file is no larger than the data); import reads versions 1 and 2. A path ending in ``.gz`` is
+gzip-compressed JSON."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
+import zlib
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from coopbench.results.errors import StoreError
 from coopbench.results.store import Store
-from coopbench.results.submission import canonical_json, loads_strict
+from coopbench.results.submission import (
+    SCHEMA_VERSION,
+    canonical_json,
+    encode_submission,
+    loads_strict,
+)
 
 __all__ = ["export_file", "import_file"]
 
 
-def export_file(store: Store, path: str | os.PathLike[str]) -> Path:
-    """Write every finished submission to a JSON file (an array, one submission per line;
-    gzip-compressed when the path ends in ``.gz``), atomically (a temporary file renamed
-    into place). Returns the path."""
+def export_file(
+    store: Store, path: str | os.PathLike[str], run_keys: Collection[str] | None = None
+) -> Path:
+    """Write the finished submissions (all, or those of ``run_keys``) to a JSON file (an
+    array, one submission per line, schema version 2; gzip-compressed when the path ends in
+    ``.gz``), atomically (a temporary file renamed into place), one run at a time. Returns
+    the path."""
     out = Path(path)
-    lines = [canonical_json(doc) for doc in store.submissions()]
-    text = "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
+    metas = store.metas() if run_keys is None else store.metas_of(run_keys)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
-        data = text.encode("utf-8")
-        tmp.write_bytes(gzip.compress(data, mtime=0) if out.suffix == ".gz" else data)
+        with open(tmp, "wb") as raw, _maybe_gzip(raw, out.suffix == ".gz") as fh:
+            fh.write(b"[" if metas else b"[]\n")
+            for i, key in enumerate(sorted(metas)):
+                doc = encode_submission(store.decoded(key, metas[key]), SCHEMA_VERSION)
+                fh.write(b",\n" if i else b"\n")
+                fh.write(canonical_json(doc).encode("utf-8"))
+            if metas:
+                fh.write(b"\n]\n")
         os.replace(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise StoreError(f"{out}: cannot write: {exc.strerror}") from None
     return out
+
+
+def _maybe_gzip(raw: BinaryIO, compress: bool) -> contextlib.AbstractContextManager[Any]:
+    """``raw`` itself, or a gzip stream into it (reproducible: no timestamp)."""
+    if not compress:
+        return contextlib.nullcontext(raw)
+    return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0)
 
 
 def import_file(store: Store, path: str | os.PathLike[str]) -> int:
@@ -45,8 +70,8 @@ def import_file(store: Store, path: str | os.PathLike[str]) -> int:
             raw = gzip.decompress(raw)
     except OSError as exc:
         raise StoreError(f"{src}: cannot read: {exc.strerror or exc}") from None
-    except EOFError:
-        raise StoreError(f"{src}: cannot read: truncated gzip data") from None
+    except (EOFError, zlib.error):
+        raise StoreError(f"{src}: cannot read: truncated or corrupt gzip data") from None
     doc = loads_strict(raw, str(src))
     docs = doc if isinstance(doc, list) else [doc]
     if not docs:

@@ -8,33 +8,37 @@ exactly the unfinished runs and repeats nothing finished. Several processes may 
 same file: each opens its own ``Store`` (never share one across ``fork``); SQLite's
 ``busy_timeout`` serialises the short write transactions.
 
-Layout (``PRAGMA application_id`` marks the file as ours, ``PRAGMA user_version`` is the
-layout version): ``runs(run_key, meta, finished, submission, content_hash, updated_at)`` and
-``evals(run_key, policy, step, returns)`` with primary key ``(run_key, policy, step)``, so an
-evaluation point can never be stored twice.
+``PRAGMA application_id`` marks the file as ours, ``PRAGMA user_version`` is the layout
+version (``coopbench.results.layout``: compact return arrays plus summary columns). A store
+of the older layout 1 is upgraded when opened, in one transaction that loses nothing.
+Everything is validated on the way in (``begin_run``, ``add_eval``, ``finish_run``,
+``import_submissions``), never on the way out: readers trust what the store holds.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import operator
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from coopbench.results import arrays, layout
 from coopbench.results.errors import StoreError
+from coopbench.results.reading import Reader
 from coopbench.results.submission import (
     RUN_FIELDS,
-    SCHEMA_VERSION,
     canonical_json,
     content_hash,
+    decode_submission,
+    encode_submission,
     validate_meta,
-    validate_submission,
 )
 
 __all__ = [
@@ -49,46 +53,21 @@ __all__ = [
 ENV_VAR = "COOPBENCH_DB"
 DEFAULT_DB = "coopbench.db"
 APPLICATION_ID = 0x436F6F70  # "Coop": marks a SQLite file as a coopbench store
-STORE_VERSION = 1  # layout version (PRAGMA user_version); newer files are refused
+STORE_VERSION = layout.VERSION  # layout version (PRAGMA user_version); newer files are refused
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_TABLES = """
-CREATE TABLE runs (
-    run_key      TEXT PRIMARY KEY,
-    meta         TEXT NOT NULL,
-    finished     INTEGER NOT NULL DEFAULT 0 CHECK (finished IN (0, 1)),
-    submission   TEXT,
-    content_hash TEXT,
-    updated_at   TEXT NOT NULL
-);
-CREATE TABLE evals (
-    run_key TEXT NOT NULL REFERENCES runs(run_key) ON DELETE CASCADE,
-    policy  TEXT NOT NULL,
-    step    INTEGER NOT NULL,
-    returns TEXT NOT NULL,
-    PRIMARY KEY (run_key, policy, step)
-) WITHOUT ROWID;
-"""
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _floats(values: Iterable[Any], what: str) -> list[float]:
-    """Finite Python floats from any iterable of numbers (lists, numpy arrays)."""
+def _floats(values: Iterable[Any], what: str) -> np.ndarray:
+    """A checked float64 array from any iterable of numbers (lists, numpy arrays)."""
     try:
-        out = [float(v) for v in values]
+        out = np.array([float(v) for v in values], dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"{what} must be a sequence of numbers: {exc}") from None
-    if not out:
-        raise StoreError(f"{what} must not be empty")
-    bad = [i for i, v in enumerate(out) if not math.isfinite(v)]
-    if bad:
-        raise StoreError(
-            f"{what} must be finite, found {len(bad)} non-finite value(s), "
-            f"e.g. {out[bad[0]]} at index {bad[0]}"
-        )
-    return out
+    return arrays.to_returns(out, what)
 
 
 def _check_key(run_key: Any) -> str:
@@ -97,7 +76,7 @@ def _check_key(run_key: Any) -> str:
     return run_key
 
 
-class Store:
+class Store(Reader):
     """The SQLite results store (see the module docstring).
 
     ``path`` defaults to ``$COOPBENCH_DB``, else ``./coopbench.db``; ``timeout`` is how long a
@@ -175,15 +154,14 @@ class Store:
         return app, version, tables
 
     def _initialise(self) -> None:
-        """Create the tables in an empty file; refuse foreign, newer or damaged files."""
+        """Create the tables in an empty file, upgrade a layout-1 store, refuse foreign,
+        newer or damaged files."""
         app, version, tables = self._layout(self._conn)
         if app == 0 and version == 0 and not tables:
             with self._tx("initialising the results store") as conn:
                 app, version, tables = self._layout(conn)  # another process may have won
                 if app == 0 and version == 0 and not tables:
-                    for statement in _TABLES.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
+                    layout.create(conn)
                     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                     conn.execute(f"PRAGMA user_version = {STORE_VERSION}")
                     return
@@ -198,10 +176,27 @@ class Store:
                 f"{self.path}: written by a newer coopbench (store layout {version}, this "
                 f"version reads {STORE_VERSION}); upgrade coopbench"
             )
-        if version != STORE_VERSION or not {"runs", "evals"} <= set(tables):
+        if version == 1 and {"runs", "evals"} <= set(tables):
+            self._upgrade()
+            app, version, tables = self._layout(self._conn)
+        if version != STORE_VERSION or not layout.TABLES <= set(tables):
             raise StoreError(
                 f"{self.path}: damaged coopbench store (layout {version}, tables {tables})"
             )
+
+    def _upgrade(self) -> None:
+        """Layout 1 -> 2 in one transaction (all or nothing), then reclaim the space."""
+        with self._tx("upgrading the store from layout 1") as conn:
+            if conn.execute("PRAGMA user_version").fetchone()[0] != 1:
+                return  # another process upgraded it meanwhile
+            try:
+                layout.upgrade_v1(conn)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise StoreError(
+                    f"{self.path}: cannot upgrade from layout 1 (damaged store): {exc}"
+                ) from None
+        with suppress(sqlite3.Error):  # another reader holds the file: the space waits
+            self._conn.execute("VACUUM")
 
     def _run_row(self, conn: sqlite3.Connection, run_key: str) -> tuple[dict[str, Any], bool]:
         row = conn.execute(
@@ -237,7 +232,7 @@ class Store:
             conn.execute(
                 "INSERT INTO runs (run_key, meta, finished, updated_at) VALUES (?, ?, 0, ?) "
                 "ON CONFLICT(run_key) DO UPDATE SET meta = excluded.meta, finished = 0, "
-                "submission = NULL, content_hash = NULL, updated_at = excluded.updated_at",
+                "content_hash = NULL, wall_time_s = NULL, updated_at = excluded.updated_at",
                 (run_key, text, _now()),
             )
 
@@ -252,7 +247,7 @@ class Store:
         if step < 0:
             raise StoreError(f"step must be >= 0, got {step}")
         values = _floats(returns, f"returns of {policy!r:.80} at step {step}")
-        text = json.dumps(values)
+        row = layout.array_row(values)
         with self._tx("adding an evaluation") as conn:
             meta, finished = self._run_row(conn, run_key)
             if finished:
@@ -263,51 +258,34 @@ class Store:
                     f"expected one of {sorted(meta['policies'])}"
                 )
             episodes = meta["protocol"]["eval_episodes"]
-            if len(values) != episodes:
+            if values.size != episodes:
                 raise StoreError(
-                    f"returns of {policy!r:.80} at step {step} has {len(values)} episodes, "
+                    f"returns of {policy!r:.80} at step {step} has {values.size} episodes, "
                     f"expected protocol.eval_episodes = {episodes}"
                 )
             old = conn.execute(
-                "SELECT returns FROM evals WHERE run_key = ? AND policy = ? AND step = ?",
+                "SELECT dtype, returns FROM evals WHERE run_key = ? AND policy = ? AND step = ?",
                 (run_key, policy, step),
             ).fetchone()
             if old is not None:
-                if old[0] == text:
+                if np.array_equal(arrays.decode(*old), values):
                     return
                 raise StoreError(
                     f"{self.path}: run {run_key!r:.120} already has a different evaluation of "
                     f"{policy!r:.80} at step {step}"
                 )
-            conn.execute(
-                "INSERT INTO evals (run_key, policy, step, returns) VALUES (?, ?, ?, ?)",
-                (run_key, policy, step, text),
-            )
-
-    def evaluations(self, run_key: str) -> dict[str, list[dict[str, Any]]]:
-        """The stored evaluation points of a run, ``{policy: [{"step", "returns"}, ...]}``."""
-        _check_key(run_key)
-        try:
-            rows = self._conn.execute(
-                "SELECT policy, step, returns FROM evals WHERE run_key = ? ORDER BY policy, step",
-                (run_key,),
-            ).fetchall()
-        except sqlite3.Error as exc:
-            raise self._error("reading evaluations", exc) from None
-        out: dict[str, list[dict[str, Any]]] = {}
-        for policy, step, text in rows:
-            out.setdefault(policy, []).append({"step": step, "returns": json.loads(text)})
-        return out
+            conn.execute(layout.EVAL_INSERT, (run_key, policy, step, *row))
 
     def finish_run(
         self, run_key: str, absolute: dict[str, Sequence[float]], wall_time_s: float
     ) -> dict[str, Any]:
         """Assemble the submission (meta + stored evaluations + absolute returns), validate it
-        against ``schema.json`` and mark the run finished, atomically. Returns the submission."""
+        against ``schema.json`` and mark the run finished, atomically. Returns the submission
+        (schema version 1: returns as lists)."""
         _check_key(run_key)
         if not isinstance(absolute, dict):
             raise StoreError(f"absolute must be a dict policy -> returns, got {absolute!r:.80}")
-        absolute_f = {
+        absolute_a = {
             str(p): _floats(v, f"absolute returns of {p!r:.80}") for p, v in absolute.items()
         }
         try:
@@ -319,50 +297,33 @@ class Store:
             if finished:
                 raise StoreError(f"{self.path}: run {run_key!r:.120} is already finished")
             evaluations: dict[str, list[dict[str, Any]]] = {}
-            for policy, step, text in conn.execute(
-                "SELECT policy, step, returns FROM evals WHERE run_key = ? ORDER BY policy, step",
+            for policy, step, dtype, data in conn.execute(
+                "SELECT policy, step, dtype, returns FROM evals WHERE run_key = ? "
+                "ORDER BY policy, step",
                 (run_key,),
             ):
                 evaluations.setdefault(policy, []).append(
-                    {"step": step, "returns": json.loads(text)}
+                    {"step": step, "returns": arrays.to_b64(arrays.decode(dtype, data))}
                 )
             doc = {
                 **meta,
-                "schema_version": SCHEMA_VERSION,
+                "schema_version": 2,
                 "run_key": run_key,
                 "evaluations": evaluations,
-                "absolute": absolute_f,
+                "absolute": {p: arrays.to_b64(v) for p, v in absolute_a.items()},
                 "wall_time_s": wall,
             }
-            validate_submission(doc)
-            conn.execute(
-                "UPDATE runs SET finished = 1, submission = ?, content_hash = ?, updated_at = ? "
-                "WHERE run_key = ?",
-                (canonical_json(doc), content_hash(doc), _now(), run_key),
+            decoded = decode_submission(doc)
+            conn.executemany(
+                layout.ABSOLUTE_INSERT,
+                [(run_key, p, *layout.array_row(v)) for p, v in absolute_a.items()],
             )
-        return doc
-
-    # ------------------------------------------------------------------ submissions
-
-    def submissions(self) -> list[dict[str, Any]]:
-        """Every finished run's submission, ordered by run key."""
-        try:
-            rows = self._conn.execute(
-                "SELECT submission FROM runs WHERE finished = 1 ORDER BY run_key"
-            ).fetchall()
-        except sqlite3.Error as exc:
-            raise self._error("reading submissions", exc) from None
-        return [json.loads(r[0]) for r in rows]
-
-    def unfinished(self) -> list[str]:
-        """Run keys begun but not finished (what a resumed sweep will redo)."""
-        try:
-            rows = self._conn.execute(
-                "SELECT run_key FROM runs WHERE finished = 0 ORDER BY run_key"
-            ).fetchall()
-        except sqlite3.Error as exc:
-            raise self._error("reading runs", exc) from None
-        return [r[0] for r in rows]
+            conn.execute(
+                "UPDATE runs SET finished = 1, content_hash = ?, wall_time_s = ?, updated_at = ? "
+                "WHERE run_key = ?",
+                (content_hash(decoded), wall, _now(), run_key),
+            )
+        return encode_submission(decoded, 1)
 
     def import_submission(self, doc: dict[str, Any]) -> bool:
         """Validate and store one submission; ``False`` if the same one is already present."""
@@ -370,19 +331,20 @@ class Store:
 
     def import_submissions(self, docs: Sequence[dict[str, Any]]) -> int:
         """Validate all, then store all in one transaction (all or nothing). Returns how many
-        were new. The same submission again is skipped; a *different* finished submission under
-        an existing run key is an error. An unfinished run of that key is replaced."""
+        were new. The same submission again (in any schema version) is skipped; a *different*
+        finished submission under an existing run key is an error. An unfinished run of that
+        key is replaced."""
         checked: dict[str, tuple[dict[str, Any], str]] = {}
         for i, doc in enumerate(docs):
-            validate_submission(doc, f"submission #{i}" if len(docs) > 1 else None)
-            digest = content_hash(doc)
-            key = doc["run_key"]
+            decoded = decode_submission(doc, f"submission #{i}" if len(docs) > 1 else None)
+            digest = content_hash(decoded)
+            key = decoded["run_key"]
             if key in checked and checked[key][1] != digest:
                 raise StoreError(f"two different submissions share run_key {key!r:.120}")
-            checked[key] = (doc, digest)
+            checked[key] = (decoded, digest)
         added = 0
         with self._tx("importing submissions") as conn:
-            for key, (doc, digest) in checked.items():
+            for key, (decoded, digest) in checked.items():
                 row = conn.execute(
                     "SELECT finished, content_hash FROM runs WHERE run_key = ?", (key,)
                 ).fetchone()
@@ -393,7 +355,7 @@ class Store:
                         f"{self.path}: run {key!r:.120} is already stored with different "
                         "content; refusing to overwrite it"
                     )
-                self._write_finished(conn, doc, digest)
+                self._write_finished(conn, decoded, digest)
                 added += 1
         return added
 
@@ -401,20 +363,25 @@ class Store:
         key = doc["run_key"]
         meta = {k: v for k, v in doc.items() if k not in RUN_FIELDS}
         conn.execute("DELETE FROM evals WHERE run_key = ?", (key,))
+        conn.execute("DELETE FROM absolute WHERE run_key = ?", (key,))
         conn.execute(
-            "INSERT INTO runs (run_key, meta, finished, submission, content_hash, updated_at) "
+            "INSERT INTO runs (run_key, meta, finished, content_hash, wall_time_s, updated_at) "
             "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT(run_key) DO UPDATE SET meta = excluded.meta, "
-            "finished = 1, submission = excluded.submission, content_hash = excluded.content_hash,"
-            " updated_at = excluded.updated_at",
-            (key, canonical_json(meta), canonical_json(doc), digest, _now()),
+            "finished = 1, content_hash = excluded.content_hash, "
+            "wall_time_s = excluded.wall_time_s, updated_at = excluded.updated_at",
+            (key, canonical_json(meta), digest, doc["wall_time_s"], _now()),
         )
         conn.executemany(
-            "INSERT INTO evals (run_key, policy, step, returns) VALUES (?, ?, ?, ?)",
+            layout.EVAL_INSERT,
             [
-                (key, policy, p["step"], json.dumps(p["returns"]))
+                (key, policy, p["step"], *layout.array_row(p["returns"]))
                 for policy, points in doc["evaluations"].items()
                 for p in points
             ],
+        )
+        conn.executemany(
+            layout.ABSOLUTE_INSERT,
+            [(key, p, *layout.array_row(v)) for p, v in doc["absolute"].items()],
         )
 
     # ------------------------------------------------------------------ lifecycle

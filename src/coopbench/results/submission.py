@@ -3,9 +3,12 @@
 A submission is one run (task x algorithm x seed) of the protocol: everything needed to
 reproduce it (versions, resolved config and its hash, git commit, seed, protocol, hardware)
 plus the raw per-episode team returns of every evaluation point and of the absolute-metric
-re-evaluation. ``schema.json`` is strict (``additionalProperties: false``); a document that
-carries derived numbers (scores, AUC, IQM, ...) is *rejected*, never trusted: the leaderboard
-recomputes them from the raw returns (``aggregate.py``).
+re-evaluation. Schema version 2 (what export writes) holds each return array as
+``{"dtype": "float32"|"float64", "b64": base64 of the little-endian bytes}``; version 1
+(still imported) as a JSON list. ``schema.json`` is strict (``additionalProperties:
+false``); a document that carries derived numbers (scores, AUC, IQM, ...) is *rejected*,
+never trusted: the leaderboard recomputes them from the raw returns
+(``coopbench.leaderboard.scoring``).
 """
 
 from __future__ import annotations
@@ -20,24 +23,32 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
+import numpy as np
 from jsonschema.exceptions import best_match
 
+from coopbench.results.arrays import array_digest, to_b64, to_returns
 from coopbench.results.errors import SubmissionError
 
 __all__ = [
     "RUN_FIELDS",
     "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
     "canonical_json",
     "content_hash",
+    "decode_submission",
+    "encode_submission",
     "load_schema",
     "loads_strict",
     "validate_meta",
     "validate_submission",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # what export writes
+SCHEMA_VERSIONS = (1, 2)  # what import reads
 # Fields produced by the run itself; everything else of a submission is the run's ``meta``.
 RUN_FIELDS = ("schema_version", "run_key", "evaluations", "absolute", "wall_time_s")
+_MAX_POINTS = 100_000  # schema: evaluations/*/maxItems
+_MAX_STEP = 1_000_000_000_000  # schema: evaluations/*/*/step/maximum
 # Derived fields people are tempted to include; named in the rejection message.
 _DERIVED_HINT = {"final_score", "final_scores", "auc", "iqm", "score", "scores", "normalised"}
 
@@ -112,10 +123,55 @@ def validate_meta(meta: Any, what: str = "run meta") -> None:
     _check_started_at(meta, what)
 
 
-def validate_submission(doc: Any, what: str | None = None) -> None:
-    """Validate a submission against ``schema.json`` and the rules JSON Schema cannot state.
+def _split(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[Any, ...], Any]]:
+    """A copy of ``doc`` whose return lists are one-element placeholders (so the schema check
+    does not walk millions of numbers), and the lists and blobs taken out, by location."""
+    arrays: dict[tuple[Any, ...], Any] = {}
+    skeleton = dict(doc)
+    evaluations = doc.get("evaluations")
+    if isinstance(evaluations, dict):
+        skeleton["evaluations"] = out = {}
+        for policy, points in evaluations.items():
+            if not isinstance(points, list):
+                out[policy] = points
+                continue
+            out[policy] = []
+            for i, point in enumerate(points):
+                if isinstance(point, dict) and "returns" in point:
+                    arrays["evaluations", policy, i] = point["returns"]
+                    point = {**point, "returns": _placeholder(point["returns"])}
+                out[policy].append(point)
+            if all(map(_plain_point, points)) and len(points) <= _MAX_POINTS:
+                out[policy] = out[policy][:1]  # the schema checks one of identical shapes
+    absolute = doc.get("absolute")
+    if isinstance(absolute, dict):
+        skeleton["absolute"] = {}
+        for policy, values in absolute.items():
+            arrays["absolute", policy] = values
+            skeleton["absolute"][policy] = _placeholder(values)
+    return skeleton, arrays
 
-    Beyond the schema: every number is finite; ``policies``, ``evaluations`` and ``absolute``
+
+def _plain_point(point: Any) -> bool:
+    """An evaluation point the schema would accept if its ``returns`` are accepted."""
+    return (
+        isinstance(point, dict)
+        and point.keys() == {"step", "returns"}
+        and type(point["step"]) is int
+        and 0 <= point["step"] <= _MAX_STEP
+    )
+
+
+def _placeholder(values: Any) -> Any:
+    return [0.0] if isinstance(values, list) else values
+
+
+def decode_submission(doc: Any, what: str | None = None) -> dict[str, Any]:
+    """Validate a submission (schema version 1 or 2) and return it with every return array
+    decoded to a float64 numpy array (the form the store writes and hashes).
+
+    Beyond the schema: every number is finite; version 1 holds returns as JSON lists and
+    version 2 as ``{"dtype", "b64"}`` blobs; ``policies``, ``evaluations`` and ``absolute``
     name the same policies; each policy's evaluation steps start at 0, strictly increase and
     stay within the budget; every evaluation point has ``protocol.eval_episodes`` returns and
     every absolute entry ``protocol.absolute_episodes``. Raises ``SubmissionError``.
@@ -123,8 +179,19 @@ def validate_submission(doc: Any, what: str | None = None) -> None:
     if what is None:
         key = doc.get("run_key") if isinstance(doc, dict) else None
         what = f"submission {_one_line(key, 80)!r}" if isinstance(key, str) else "submission"
-    _schema_check(_validators()[0], doc, what)
+    if not isinstance(doc, dict):
+        raise SubmissionError(f"{what}: expected a JSON object, got {type(doc).__name__}")
+    skeleton, arrays = _split(doc)
+    _schema_check(_validators()[0], skeleton, what)
     _check_started_at(doc, what)
+    version = doc["schema_version"]
+    decoded: dict[tuple[Any, ...], np.ndarray] = {}
+    for where, raw in arrays.items():
+        path = f"{what}: {'/'.join(map(str, where))}" + ("/returns" if len(where) == 3 else "")
+        if isinstance(raw, list) != (version == 1):
+            form = "JSON lists of numbers" if version == 1 else "{dtype, b64} objects"
+            raise SubmissionError(f"{path}: schema_version {version} stores returns as {form}")
+        decoded[where] = to_returns(raw, path)
     names = set(doc["policies"])
     for field in ("evaluations", "absolute"):
         if set(doc[field]) != names:
@@ -133,34 +200,64 @@ def validate_submission(doc: Any, what: str | None = None) -> None:
                 f"expected exactly those in policies {sorted(names)}"
             )
     proto = doc["protocol"]
+    out = dict(doc)
+    out["evaluations"] = {}
+    out["absolute"] = {}
     for policy, points in doc["evaluations"].items():
-        steps = [p["step"] for p in points]
-        if steps[0] != 0:
-            raise SubmissionError(
-                f"{what}: evaluations/{policy} must start at step 0, got {steps[0]}"
-            )
-        for i in range(1, len(steps)):
-            if steps[i] <= steps[i - 1]:
-                raise SubmissionError(
-                    f"{what}: evaluations/{policy} steps must strictly increase, got "
-                    f"{steps[i - 1]} then {steps[i]} at index {i}"
-                )
-        if steps[-1] > proto["budget"]:
-            raise SubmissionError(
-                f"{what}: evaluations/{policy} has step {steps[-1]} past the budget "
-                f"{proto['budget']}"
-            )
+        _check_steps(what, policy, [p["step"] for p in points], proto["budget"])
+        out["evaluations"][policy] = []
         for i, point in enumerate(points):
-            if len(point["returns"]) != proto["eval_episodes"]:
+            values = decoded["evaluations", policy, i]
+            if values.size != proto["eval_episodes"]:
                 raise SubmissionError(
-                    f"{what}: evaluations/{policy}/{i}/returns has {len(point['returns'])} "
+                    f"{what}: evaluations/{policy}/{i}/returns has {values.size} "
                     f"episodes, expected protocol.eval_episodes = {proto['eval_episodes']}"
                 )
-        if len(doc["absolute"][policy]) != proto["absolute_episodes"]:
+            out["evaluations"][policy].append({"step": point["step"], "returns": values})
+        values = decoded["absolute", policy]
+        if values.size != proto["absolute_episodes"]:
             raise SubmissionError(
-                f"{what}: absolute/{policy} has {len(doc['absolute'][policy])} episodes, "
+                f"{what}: absolute/{policy} has {values.size} episodes, "
                 f"expected protocol.absolute_episodes = {proto['absolute_episodes']}"
             )
+        out["absolute"][policy] = values
+    return out
+
+
+def _check_steps(what: str, policy: str, steps: list[int], budget: int) -> None:
+    if steps[0] != 0:
+        raise SubmissionError(f"{what}: evaluations/{policy} must start at step 0, got {steps[0]}")
+    for i in range(1, len(steps)):
+        if steps[i] <= steps[i - 1]:
+            raise SubmissionError(
+                f"{what}: evaluations/{policy} steps must strictly increase, got "
+                f"{steps[i - 1]} then {steps[i]} at index {i}"
+            )
+    if steps[-1] > budget:
+        raise SubmissionError(
+            f"{what}: evaluations/{policy} has step {steps[-1]} past the budget {budget}"
+        )
+
+
+def validate_submission(doc: Any, what: str | None = None) -> None:
+    """Check a submission (see :func:`decode_submission`); raises ``SubmissionError``."""
+    decode_submission(doc, what)
+
+
+def encode_submission(doc: dict[str, Any], version: int = SCHEMA_VERSION) -> dict[str, Any]:
+    """The JSON form of a decoded submission: returns as lists (version 1) or blobs (2)."""
+    if version not in SCHEMA_VERSIONS:
+        raise SubmissionError(f"schema_version must be one of {SCHEMA_VERSIONS}, got {version!r}")
+    form = (lambda a: a.tolist()) if version == 1 else to_b64
+    return {
+        **doc,
+        "schema_version": version,
+        "evaluations": {
+            policy: [{"step": p["step"], "returns": form(p["returns"])} for p in points]
+            for policy, points in doc["evaluations"].items()
+        },
+        "absolute": {policy: form(v) for policy, v in doc["absolute"].items()},
+    }
 
 
 def canonical_json(doc: Any) -> str:
@@ -172,8 +269,24 @@ def canonical_json(doc: Any) -> str:
 
 
 def content_hash(doc: dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON: two imports of the same submission hash the same."""
-    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()
+    """SHA-256 of a submission's canonical decoded content: the canonical JSON of everything
+    but ``schema_version``, each return array replaced by the SHA-256 of its float64 bytes.
+    A run hashes the same whatever form (schema version 1 or 2, decoded) it arrives in."""
+    skeleton, arrays = _split(doc)
+    skeleton.pop("schema_version", None)
+    skeleton["evaluations"] = {
+        policy: [
+            {"step": p["step"], "returns": _digest(arrays["evaluations", policy, i])}
+            for i, p in enumerate(points)
+        ]
+        for policy, points in doc["evaluations"].items()
+    }
+    skeleton["absolute"] = {p: _digest(arrays["absolute", p]) for p in doc["absolute"]}
+    return hashlib.sha256(canonical_json(skeleton).encode()).hexdigest()
+
+
+def _digest(values: Any) -> str:
+    return array_digest(to_returns(values, "returns"))
 
 
 def _reject_constant(name: str) -> float:
