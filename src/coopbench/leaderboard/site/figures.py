@@ -23,7 +23,7 @@ _YLABEL = "normalised team return"
 
 def _plain(text: str) -> str:
     """Keep matplotlib from reading ``$...$`` in user text as mathtext (which may raise)."""
-    return str(text).replace("\\", "\\\\").replace("$", r"\$")
+    return str(text).replace("$", r"\$")
 
 
 def _short(text: str, limit: int = 32) -> str:
