@@ -81,7 +81,7 @@ def test_pages_and_links(site):
     assert tasks == ["cn-v1-continuous.html", "pp-discrete.html", "spread-discrete.html"]
     entries = sorted((root / "entries").iterdir())
     assert len(entries) == 2 * len(board.entries)  # a page and a submission file each
-    assert all(re.fullmatch(r"[0-9a-f]{12}\.(html|json\.gz)", p.name) for p in entries)
+    assert all(re.fullmatch(r"[0-9a-f]{12}(-\d+)?\.(html|json\.gz)", p.name) for p in entries)
     pages = [index, *(root / "tasks").glob("*.html"), *(root / "entries").glob("*.html")]
     for page in pages:
         for link in _links(page.read_text()):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from coopbench.leaderboard.site.reproduce import reproduce_command
 __all__ = ["submission_metas", "write_html"]
 
 TOP = 5  # entries per group in the overview's compact tables
+WORKERS = 4  # processes drawing figures (at most the CPU count)
 STATIC = ("style.css", "sort.js")
 _PROVENANCE = ("versions", "git_commit", "hardware", "provenance")
 
@@ -60,20 +62,21 @@ def _environment() -> Environment:
     return env
 
 
-def _draw(pages: list[TaskPage], stems: dict[int, str], out: Path) -> None:
-    """Every figure: per group, its entries cut into readable figures; per entry, its seeds."""
-    n = 0
+def _figure_jobs(pages: list[TaskPage], stems: dict[int, str], out: Path) -> list[tuple]:
+    """Every figure to draw, as ``(function, *args)``: per group, its entries cut into
+    readable figures (recorded in ``group.figures``); per entry, its seeds."""
+    jobs: list[tuple] = []
     for page in pages:
         for g in page.groups:
             title = f"{page.title}, tier {g.tier}, budget {g.budget:,}"
             for caption, chunk in figures.chunks(g.entries):
-                name = f"img/curves-{n}.png"
-                n += 1
-                figures.plot_entries(chunk, title, out / name, display)
+                name = f"img/curves-{len(jobs)}.png"
+                jobs.append((figures.plot_entries, chunk, title, out / name, display))
                 g.figures.append({"file": name, "caption": f"{title}: {caption}"})
             for e in g.entries:
                 entry_title = f"{display(e)} on {page.title}"
-                figures.plot_seeds(e, entry_title, out / f"img/{stems[id(e)]}.png")
+                jobs.append((figures.plot_seeds, e, entry_title, out / f"img/{stems[id(e)]}.png"))
+    return jobs
 
 
 def _entry_context(e, page: TaskPage, group, stem: str, metas, files: bool) -> dict[str, Any]:
@@ -143,29 +146,34 @@ def write_html(
         for page in pages
         for g in page.groups
         for e in g.entries
-    ]  # before drawing: a missing meta fails fast
-    _draw(pages, stems, out)
+    ]  # before any figure: a missing meta fails fast
+    jobs = _figure_jobs(pages, stems, out)
     rows = {
         id(e): entry_row(e, rank, stems[id(e)])
         for page in pages
         for g in page.groups
         for rank, e in enumerate(g.entries, 1)
     }
-    for page in pages:
-        render("task.html.j2", page.file, "../", page=page, rows=rows)
-    for ctx in contexts:
-        render("entry.html.j2", f"entries/{ctx['stem']}.html", "../", entry=ctx)
-        if write_submissions is not None:
-            keys = sorted({run["run_key"] for run in ctx["runs"]})
-            write_submissions(keys, out / "entries" / ctx["download"])
-    render(
-        "index.html.j2",
-        "index.html",
-        "",
-        rows=rows,
-        top=TOP,
-        suite_sections=list(suite_sections),
-        skipped=board.skipped,
-        runs=len({r.run_key for e in board.entries for r in e.runs}),
-    )
+    # Worker processes draw the figures while this one writes the pages and downloads.
+    with ProcessPoolExecutor(max_workers=max(1, min(WORKERS, os.cpu_count() or 1))) as pool:
+        drawn = [pool.submit(*job) for job in jobs]
+        for page in pages:
+            render("task.html.j2", page.file, "../", page=page, rows=rows)
+        for ctx in contexts:
+            render("entry.html.j2", f"entries/{ctx['stem']}.html", "../", entry=ctx)
+            if write_submissions is not None:
+                keys = sorted({run["run_key"] for run in ctx["runs"]})
+                write_submissions(keys, out / "entries" / ctx["download"])
+        render(
+            "index.html.j2",
+            "index.html",
+            "",
+            rows=rows,
+            top=TOP,
+            suite_sections=list(suite_sections),
+            skipped=board.skipped,
+            runs=len({r.run_key for e in board.entries for r in e.runs}),
+        )
+        for future in drawn:
+            future.result()
     return out / "index.html"

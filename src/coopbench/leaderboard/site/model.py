@@ -1,19 +1,19 @@
 """What the site's pages show: entry names and file names, table rows, per-run details.
 
 File names never come from user text: an entry's page is named by a hash of its identity,
-a task page by the task id only when it is a plain registry-style id (``[a-z0-9._-]``; a
-scored task always is) and by a counter otherwise.
+a task page by the task's id in coopbench's task registry (a scored task is always there) and
+by a counter otherwise.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from coopbench.envs import TASKS
 from coopbench.leaderboard.markdown import flags_text, interval_text, steps_text
 from coopbench.leaderboard.scoring import Entry, Leaderboard
 
@@ -27,8 +27,6 @@ __all__ = [
     "submission_metas",
     "variants",
 ]
-
-_PLAIN_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 def display(entry: Entry) -> str:
@@ -44,6 +42,7 @@ def submission_metas(submissions: Iterable[Mapping[str, Any]]) -> dict[str, dict
 
 
 def actions(continuous: bool) -> str:
+    """The action kind as shown on the site."""
     return "continuous" if continuous else "discrete"
 
 
@@ -68,6 +67,7 @@ class TaskPage:
 
     @property
     def title(self) -> str:
+        """E.g. ``pf (continuous actions)``."""
         return f"{self.task} ({actions(self.continuous)} actions)"
 
 
@@ -77,23 +77,25 @@ def _rank_key(e: Entry) -> tuple[float, str]:
 
 def site_structure(board: Leaderboard) -> tuple[list[TaskPage], dict[int, str]]:
     """Task pages (in board order) and every entry's page stem, keyed by ``id(entry)``."""
+    groups: dict[tuple[str, bool, str, int], list[Entry]] = {}
+    for e in board.entries:
+        groups.setdefault((e.task, e.continuous, e.tier, e.budget), []).append(e)
     pages: dict[tuple[str, bool], TaskPage] = {}
-    for (task, continuous, tier, budget), entries in board.groups().items():
-        key = (task, continuous)
-        if key not in pages:
-            stem = task if _PLAIN_ID.fullmatch(task) else f"task-{len(pages)}"
-            pages[key] = TaskPage(task, continuous, f"tasks/{stem}-{actions(continuous)}.html", [])
-        pages[key].groups.append(Group(tier, budget, sorted(entries, key=_rank_key)))
+    for (task, continuous, tier, budget), entries in groups.items():
+        if (task, continuous) not in pages:
+            stem = task if task in TASKS else f"task-{len(pages)}"
+            file = f"tasks/{stem}-{actions(continuous)}.html"
+            pages[task, continuous] = TaskPage(task, continuous, file, [])
+        pages[task, continuous].groups.append(Group(tier, budget, sorted(entries, key=_rank_key)))
     stems: dict[int, str] = {}
     taken: set[str] = set()
     for e in board.entries:
         ident = [e.task, e.continuous, e.tier, e.budget, e.label, display(e)]
         ident.append(sorted(r.run_key for r in e.runs))
         digest = hashlib.sha256(json.dumps(ident).encode()).hexdigest()
-        stem, n = digest[:12], 12
-        while stem in taken:  # a 48-bit collision: take more of the digest
-            n += 1
-            stem = digest[:n]
+        stem = digest[:12]
+        if stem in taken:  # the same identity twice, or a 48-bit collision
+            stem = f"{stem}-{len(taken)}"
         taken.add(stem)
         stems[id(e)] = stem
     return list(pages.values()), stems
