@@ -236,3 +236,24 @@ def test_cli_writes_the_site_with_importable_downloads(tmp_path, capsys):
     assert main(["leaderboard", "import", "--db", str(tmp_path / "b.db"), *imported]) == 0
     with Store(tmp_path / "b.db") as store:
         assert store.submissions() == sorted(docs, key=lambda d: d["run_key"])
+
+
+def test_policies_of_the_same_runs_share_one_export(tmp_path):
+    policies = {
+        name: {"label": name, "centralised": name == "G", "privileged": False} for name in "GL"
+    }
+    docs = [fake_submission(f"two-{s}", seed=s, policies=policies) for s in range(2)]
+    calls = []
+
+    def write_submissions(keys, path):
+        calls.append(list(keys))
+        path.write_bytes(gzip.compress(json.dumps(keys).encode()))
+
+    board = aggregate(docs, reps=20)
+    index = write_html(
+        board, tmp_path, metas=submission_metas(docs), write_submissions=write_submissions
+    )
+    assert [e.label for e in board.entries] == ["G", "L"]
+    assert calls == [["two-0", "two-1"]]  # written once ...
+    files = sorted((index.parent / "entries").glob("*.json.gz"))
+    assert len(files) == 2 and files[0].read_bytes() == files[1].read_bytes()  # ... offered twice

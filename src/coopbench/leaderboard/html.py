@@ -18,6 +18,7 @@ never come from user text.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
@@ -154,6 +155,7 @@ def write_html(
         for g in page.groups
         for rank, e in enumerate(g.entries, 1)
     }
+    written: dict[tuple[str, ...], Path] = {}  # run keys -> their download
     # Worker processes draw the figures while this one writes the pages and downloads.
     with ProcessPoolExecutor(max_workers=max(1, min(WORKERS, os.cpu_count() or 1))) as pool:
         drawn = [pool.submit(*job) for job in jobs]
@@ -162,8 +164,13 @@ def write_html(
         for ctx in contexts:
             render("entry.html.j2", f"entries/{ctx['stem']}.html", "../", entry=ctx)
             if write_submissions is not None:
-                keys = sorted({run["run_key"] for run in ctx["runs"]})
-                write_submissions(keys, out / "entries" / ctx["download"])
+                keys = tuple(sorted({run["run_key"] for run in ctx["runs"]}))
+                target = out / "entries" / ctx["download"]
+                if keys in written:  # another policy of the same runs: the same file
+                    shutil.copyfile(written[keys], target)
+                else:
+                    write_submissions(list(keys), target)
+                    written[keys] = target
         render(
             "index.html.j2",
             "index.html",
