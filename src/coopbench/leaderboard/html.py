@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,6 @@ from coopbench.leaderboard.site.reproduce import reproduce_command
 __all__ = ["submission_metas", "write_html"]
 
 TOP = 5  # entries per group in the overview's compact tables
-WORKERS = 4  # processes drawing figures (at most the CPU count)
 STATIC = ("style.css", "sort.js")
 _PROVENANCE = ("versions", "git_commit", "hardware", "provenance")
 
@@ -156,8 +155,9 @@ def write_html(
         for rank, e in enumerate(g.entries, 1)
     }
     written: dict[tuple[str, ...], Path] = {}  # run keys -> their download
-    # Worker processes draw the figures while this one writes the pages and downloads.
-    with ProcessPoolExecutor(max_workers=max(1, min(WORKERS, os.cpu_count() or 1))) as pool:
+    # One thread draws the figures (each its own Agg canvas) while this one writes the pages
+    # and downloads: compressing and writing files mostly runs outside the GIL.
+    with ThreadPoolExecutor(max_workers=1) as pool:
         drawn = [pool.submit(*job) for job in jobs]
         for page in pages:
             render("task.html.j2", page.file, "../", page=page, rows=rows)
