@@ -44,8 +44,10 @@ def _realistic_docs():
     for i in range(CROWDED):
         docs += _runs(f"algo-{i}", range(3), 0.2 + 0.1 * i)
     docs += _runs("mappo", range(3), 0.9, task="pp") + _runs(HOSTILE, range(2), 0.4, task="pp")
-    docs += _runs("maddpg", (1, 4, 7), 0.6, task="cn-v1", continuous=True)
-    return docs
+    odd_seeds = _runs("maddpg", (1, 4, 7), 0.6, task="cn-v1", continuous=True)
+    for d in odd_seeds:
+        d["provenance"] = {"git_dirty": False, "torch_threads": 1}
+    return docs + odd_seeds
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +120,7 @@ def test_entry_page_details_and_download(site):
     for seed in (1, 4, 7):
         assert f"maddpg-cn-v1-{seed}" in text
     assert "&#34;lr&#34;: 0.001" in text and "&#34;cores&#34;: 2" in text  # config, hardware
+    assert "&#34;torch_threads&#34;: 1" in text  # the provenance mapping
     download = page.with_suffix(".json.gz")
     runs = json.loads(gzip.decompress(download.read_bytes()))
     assert sorted(d["run_key"] for d in runs) == sorted(r.run_key for r in entry.runs)
