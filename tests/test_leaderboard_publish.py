@@ -1,14 +1,16 @@
-"""Publishing: markdown table, static HTML (escaping, curves, a real headless browser),
-marl-eval export and the optional wandb mirror."""
+"""Publishing: markdown table, static HTML (escaping, curves, CSP in a real headless browser),
+marl-eval export and the optional wandb mirror. The site's structure: test_leaderboard_site.py."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import types
+from html.parser import HTMLParser
 
 import markupsafe
 import pytest
@@ -20,6 +22,7 @@ from coopbench.leaderboard import (
     export_marl_eval,
     mirror_to_wandb,
     render_markdown,
+    submission_metas,
     write_html,
 )
 from coopbench.leaderboard import wandb_mirror as wandb_mod
@@ -83,19 +86,67 @@ def test_markdown_escapes_hostile_text_and_censoring():
     assert ">100 (0/3 reached)" in row
 
 
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.inline, self.tag = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self.tag = tag
+
+    def handle_endtag(self, tag):
+        self.tag = None
+
+    def handle_data(self, data):
+        if self.tag in ("script", "style") and data.strip():
+            self.inline.append(data)
+
+
+def _tags(page):
+    """Every start tag with its attributes, and any inline script or style text."""
+    parser = _Tags()
+    parser.feed(page)
+    return parser.tags, parser.inline
+
+
+def _site(docs, out, tasks=None, labels=None):
+    board = aggregate(docs, reps=50).select(tasks, labels)
+    return write_html(board, out, metas=submission_metas(docs))
+
+
+def _pages(index):
+    return {
+        p.relative_to(index.parent).as_posix(): p.read_text() for p in index.parent.rglob("*.html")
+    }
+
+
 def test_html_escapes_everything_and_draws_curves(tmp_path):
     docs = _hostile_docs() + _docs("other", task="pp") + _docs("c", continuous=True)
-    index = write_html(docs, tmp_path / "site", reps=100)
-    page = index.read_text()
-    assert "<script" not in page and "<img src=x" not in page
-    assert str(markupsafe.escape(HOSTILE)) in page  # shown as text in the table cells
-    assert "Content-Security-Policy" in page
-    pngs = sorted(p.name for p in index.parent.glob("*.png"))
-    assert pngs == ["curve-0.png", "curve-1.png", "curve-2.png"]
+    index = _site(docs, tmp_path / "site")
+    pages = _pages(index)
+    assert len(pages) == 1 + 3 + 3  # index, a page per task and action kind, a page per entry
+    for name, page in pages.items():
+        assert "<script>" not in page and "<img src=x" not in page, name
+        assert '<script src="' in page and "sort.js" in page  # the one, static script
+        assert "Content-Security-Policy" in page and "script-src 'self'" in page
+        assert "unsafe-inline" not in page
+        tags, inline = _tags(page)
+        assert not [
+            (t, a) for t, attrs in tags for a in attrs if a.startswith("on") or a == "style"
+        ]
+        scripts = [attrs["src"] for t, attrs in tags if t == "script"]
+        assert len(scripts) == 1 and scripts[0].endswith("sort.js") and not inline
+    hostile = str(markupsafe.escape(HOSTILE))
+    assert hostile in pages["index.html"] and hostile in pages["tasks/spread-discrete.html"]
+    entry = next(p for n, p in pages.items() if n.startswith("entries/") and hostile in p)
+    assert entry.count(hostile) >= 3  # name, label, notes; the config holds it JSON-escaped
+    pngs = sorted(p.relative_to(index.parent).as_posix() for p in index.parent.rglob("*.png"))
+    assert len(pngs) == 3 + 3  # one curve figure per group, one per-seed figure per entry
     for name in pngs:
         assert (index.parent / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert f'src="{name}"' in page
-    assert "normalised" in page and "team return" in page
+        assert any(f'src="../{name}"' in page for page in pages.values())
+    assert "normalised" in pages["index.html"] and "team return" in pages["index.html"]
 
 
 def test_publish_a_subset_by_task_and_entry(tmp_path):
@@ -104,10 +155,14 @@ def test_publish_a_subset_by_task_and_entry(tmp_path):
         return _docs(key, policies=policy, **kw)
 
     docs = labelled("a", "a") + labelled("b", "b") + labelled("a", "a-pp", task="pp")
-    index = write_html(docs, tmp_path / "site", reps=50, tasks=["spread"], labels=["b"])
-    page = index.read_text()
-    assert [p.name for p in index.parent.glob("*.png")] == ["curve-0.png"]
-    assert "b-0" in page and "a-0" not in page and "a-pp-0" not in page  # runs shown follow
+    index = _site(docs, tmp_path / "site", tasks=["spread"], labels=["b"])
+    pages = _pages(index)
+    assert sorted(n for n in pages if not n.startswith("entries/")) == [
+        "index.html",
+        "tasks/spread-discrete.html",
+    ]
+    (entry,) = [p for n, p in pages.items() if n.startswith("entries/")]
+    assert "b-0" in entry and "a-0" not in entry and "a-pp-0" not in entry  # runs shown follow
     text = render_markdown(aggregate(docs, reps=50).select(labels=["a"]))
     assert [r.split(" | ")[0] for r in text.splitlines() if "| a |" in r] == ["| pp", "| spread"]
     board = aggregate(docs, reps=50)
@@ -119,8 +174,8 @@ def test_publish_a_subset_by_task_and_entry(tmp_path):
 
 
 def test_html_of_empty_store(tmp_path):
-    page = write_html([], tmp_path).read_text()
-    assert "No finished runs yet." in page
+    page = _site([], tmp_path).read_text()
+    assert "No finished runs yet." in page and "Suite rankings" not in page
 
 
 def _browser() -> str | None:
@@ -131,31 +186,43 @@ def _browser() -> str | None:
     return None
 
 
-def _dump_dom(browser: str, page) -> str:
+def browser_or_skip() -> str:
+    """The headless browser; a skip without one, a failure when ``COOPBENCH_REQUIRE_BROWSER``
+    is set (CI installs Chromium and must run these tests)."""
+    browser = _browser()
+    if browser is None:
+        if os.environ.get("COOPBENCH_REQUIRE_BROWSER"):
+            pytest.fail("no headless Chromium on PATH but COOPBENCH_REQUIRE_BROWSER is set")
+        pytest.skip("no headless Chromium (apt-get install chromium)")
+    return browser
+
+
+def dump_dom(browser: str, page) -> str:
+    """The DOM of ``page`` after its scripts ran, serialised by the browser."""
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
 
 
-@pytest.mark.skipif(_browser() is None, reason="no headless Chromium (apt-get install chromium)")
 def test_html_in_headless_browser(tmp_path):
     """The hostile label renders as text and no script runs, with and without the CSP."""
-    browser = _browser()
-    index = write_html(_hostile_docs(), tmp_path, reps=50)
+    browser = browser_or_skip()
+    index = _site(_hostile_docs(), tmp_path)
+    csp = r"<meta http-equiv=\"Content-Security-Policy\"[^>]*>"
     no_csp = tmp_path / "no_csp.html"  # escaping alone must hold: drop the CSP safety net
-    no_csp.write_text(
-        re.sub(r"<meta http-equiv=\"Content-Security-Policy\"[^>]*>", "", index.read_text())
-    )
+    no_csp.write_text(re.sub(csp, "", index.read_text()))
     for page in (index, no_csp):
-        dom = _dump_dom(browser, page)
+        dom = dump_dom(browser, page)
         assert "<title>coopbench leaderboard</title>" in dom  # the payload would rename it
-        assert "<script" not in dom and '<img src="x"' not in dom
+        assert "<script>" not in dom and '<img src="x"' not in dom
         assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
-    # The check can fail: an injected script does rename the page in this browser.
+    # The check can fail: an injected script does rename the page in this browser ...
+    inject = "<script>document.title='pwned'</script><h1>"
     bad = tmp_path / "bad.html"
-    bad.write_text(
-        no_csp.read_text().replace("<h1>", "<script>document.title='pwned'</script><h1>")
-    )
-    assert "<title>pwned</title>" in _dump_dom(browser, bad)
+    bad.write_text(no_csp.read_text().replace("<h1>", inject))
+    assert "<title>pwned</title>" in dump_dom(browser, bad)
+    # ... unless the site's CSP is there: it forbids inline script.
+    bad.write_text(index.read_text().replace("<h1>", inject))
+    assert "<title>coopbench leaderboard</title>" in dump_dom(browser, bad)
 
 
 def test_marl_eval_export(tmp_path):

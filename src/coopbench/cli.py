@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -264,6 +265,27 @@ def _show(
 # ------------------------------------------------------------------------ leaderboard
 
 
+def _write_site(
+    store: Any, out_dir: str, tasks: list[str] | None, entries: list[str] | None
+) -> Path:
+    """The HTML site of the store's runs (only ``tasks`` / ``entries`` when given), with a
+    downloadable submission file per entry."""
+    import types
+
+    import coopbench.leaderboard as lb
+
+    docs = store.submissions()  # validated when they entered the store
+    board = lb.aggregate(docs, validate=False).select(tasks, entries)
+    metas = lb.submission_metas(docs)
+
+    def write_submissions(keys: Sequence[str], path: Path) -> None:
+        wanted = set(keys)
+        chosen = [d for d in docs if d["run_key"] in wanted]
+        lb.export_file(types.SimpleNamespace(submissions=lambda: chosen), path)
+
+    return lb.write_html(board, out_dir, metas=metas, write_submissions=write_submissions)
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import coopbench.leaderboard as lb
 
@@ -294,9 +316,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                     return 2
                 out.print(f"{name}: {added} new submission(s)")
         elif args.action == "html":
-            path = lb.write_html(
-                store.submissions(), args.out, tasks=args.tasks, labels=args.entries
-            )
+            path = _write_site(store, args.out, args.tasks, args.entries)
             out.print(f"wrote {path}")
         if getattr(args, "wandb", False):
             count = lb.mirror_to_wandb(store.submissions())

@@ -1,127 +1,186 @@
-"""The leaderboard as a static HTML site: one ``index.html`` plus learning-curve PNGs.
+"""The leaderboard as a static, multi-page HTML site.
 
-Rendered with jinja2 (``autoescape=True``: every user-supplied string, from algorithm names
-and labels to config values and notes, is HTML-escaped) and a Content-Security-Policy that
-forbids scripts altogether. Curves (IQM over seeds of the normalised score at each evaluation
-step, with the 95% stratified-bootstrap band) are drawn with matplotlib's Agg canvas, one PNG
-per (task, action kind, tier), next to ``index.html``.
+Layout of ``out_dir`` (see ``docs/site.md``)::
+
+    index.html                 overview: tasks, top entries per task, suite rankings
+    tasks/<task>-<kind>.html   one task and action kind: full tables and learning curves
+    entries/<id>.html          one entry: scores per seed, config, provenance, command
+    entries/<id>.json.gz       its submissions (when ``write_submissions`` is given)
+    img/*.png                  curves (matplotlib, Agg canvas)
+    style.css, sort.js         static; the pages read fine without the script
+
+Rendered with jinja2 (``autoescape=True``: every user-supplied string, from labels to config
+values and notes, is HTML-escaped) under a Content-Security-Policy that allows images, styles
+and scripts from the site itself only (no inline script, style or event handler). File names
+never come from user text.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Collection, Iterable
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from coopbench.leaderboard.markdown import SCORE_NOTE, flags_text, interval_text, steps_text
-from coopbench.leaderboard.scoring import DEFAULT_THRESHOLD, Entry, aggregate
+from coopbench.leaderboard.scoring import Leaderboard
+from coopbench.leaderboard.site import figures
+from coopbench.leaderboard.site.model import (
+    TaskPage,
+    actions,
+    display,
+    entry_row,
+    run_rows,
+    site_structure,
+    submission_metas,
+    variants,
+)
+from coopbench.leaderboard.site.reproduce import reproduce_command
 
-__all__ = ["write_html"]
+__all__ = ["submission_metas", "write_html"]
 
-
-def _plain(text: str) -> str:
-    """Keep matplotlib from reading ``$...$`` in user text as mathtext (which may raise)."""
-    return str(text).replace("\\", "\\\\").replace("$", r"\$")
-
-
-def _plot(entries: list[Entry], title: str, path: Path) -> None:
-    from matplotlib.figure import Figure  # Agg via savefig; pyplot's global state untouched
-
-    fig = Figure(figsize=(7.0, 4.2), layout="constrained")
-    ax = fig.subplots()
-    for e in entries:
-        line = ax.plot(e.curve_steps, e.curve_iqm, label=_plain(e.label)[:60])[0]
-        ax.fill_between(e.curve_steps, e.curve_low, e.curve_high, alpha=0.2, color=line.get_color())
-    ax.axhline(0.0, color="grey", ls=":", lw=1)
-    ax.axhline(1.0, color="grey", ls="--", lw=1)
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("normalised team return (IQM, 95% CI)")
-    ax.set_title(_plain(title))
-    ax.legend(fontsize="small", loc="best")
-    fig.savefig(path, dpi=100)
+TOP = 5  # entries per group in the overview's compact tables
+STATIC = ("style.css", "sort.js")
+_PROVENANCE = ("versions", "git_commit", "hardware", "provenance")
 
 
-def _row(e: Entry, plot: str) -> dict[str, Any]:
-    return {
-        "task": e.task,
-        "actions": "continuous" if e.continuous else "discrete",
-        "tier": e.tier,
-        "budget": f"{e.budget:,}",
-        "label": e.label,
-        "algorithms": ", ".join(e.algorithms),
-        "flags": flags_text(e),
-        "seeds": len(e.runs),
-        "final": interval_text(e.final),
-        "auc": interval_text(e.auc),
-        "steps": steps_text(e),
-        "absolute": interval_text(e.absolute),
-        "plot": plot,
-    }
-
-
-def _run(doc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "run_key": doc["run_key"],
-        "task": doc["task"]["id"],
-        "algorithm": doc["algorithm"]["name"],
-        "labels": ", ".join(sorted({p["label"] for p in doc["policies"].values()})),
-        "seed": doc["seed"],
-        "tier": doc["protocol"]["tier"],
-        "budget": doc["protocol"]["budget"],
-        "config": json.dumps(doc["algorithm"]["config"], sort_keys=True),
-        "config_hash": doc["algorithm"]["config_hash"],
-        "git_commit": doc["git_commit"] or "-",
-        "wall_time": f"{doc['wall_time_s']:.1f}",
-        "notes": doc.get("notes", ""),
-    }
-
-
-def write_html(
-    submissions: Iterable[dict[str, Any]],
-    out_dir: str | os.PathLike[str],
-    threshold: float = DEFAULT_THRESHOLD,
-    reps: int = 2000,
-    seed: int = 0,
-    tasks: Collection[str] | None = None,
-    labels: Collection[str] | None = None,
-) -> Path:
-    """Write ``out_dir/index.html`` and its curve PNGs; returns the path of ``index.html``.
-
-    ``tasks`` / ``labels`` publish a subset (``Leaderboard.select``); the runs table then
-    lists only the runs behind the entries shown.
-    """
-    docs = list(submissions)
-    board = aggregate(docs, threshold=threshold, reps=reps, seed=seed).select(tasks, labels)
-    if tasks is not None or labels is not None:
-        shown = {r.run_key for e in board.entries for r in e.runs}
-        docs = [d for d in docs if d["run_key"] in shown]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    plots, rows = [], []
-    for i, ((task, continuous, tier, budget), entries) in enumerate(board.groups().items()):
-        name = f"curve-{i}.png"  # never derived from user text
-        kind = "continuous" if continuous else "discrete"
-        title = f"{task} ({kind} actions), tier {tier}, budget {budget:,}"
-        _plot(entries, title, out / name)
-        plots.append({"file": name, "title": title})
-        rows += [_row(e, name) for e in entries]
+def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("coopbench.leaderboard", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    text = env.get_template("index.html.j2").render(
-        note=SCORE_NOTE,
-        threshold=f"{board.threshold:g}",
-        rows=rows,
-        plots=plots,
-        runs=[_run(d) for d in sorted(docs, key=lambda d: d["run_key"])],
-        skipped=board.skipped,
-    )
-    index = out / "index.html"
-    index.write_text(text, encoding="utf-8")
-    return index
+    env.filters["id"] = id  # rows are keyed by the entry object
+    return env
+
+
+def _figure_jobs(pages: list[TaskPage], stems: dict[int, str], out: Path) -> list[tuple]:
+    """Every figure to draw, as ``(function, *args)``: per group, its entries cut into
+    readable figures (recorded in ``group.figures``); per entry, its seeds."""
+    jobs: list[tuple] = []
+    for page in pages:
+        for g in page.groups:
+            title = f"{page.title}, tier {g.tier}, budget {g.budget:,}"
+            for caption, chunk in figures.chunks(g.entries):
+                name = f"img/curves-{len(jobs)}.png"
+                jobs.append((figures.plot_entries, chunk, title, out / name, display))
+                g.figures.append({"file": name, "caption": f"{title}: {caption}"})
+            for e in g.entries:
+                entry_title = f"{display(e)} on {page.title}"
+                jobs.append((figures.plot_seeds, e, entry_title, out / f"img/{stems[id(e)]}.png"))
+    return jobs
+
+
+def _entry_context(e, page: TaskPage, group, stem: str, metas, files: bool) -> dict[str, Any]:
+    missing = [r.run_key for r in e.runs if r.run_key not in metas]
+    if missing:
+        raise ValueError(f"no meta for run {missing[0]!r}; metas must hold every run shown")
+    configs = variants(e, metas, lambda m: m["algorithm"]["config"])
+    for c in configs:
+        c["command"] = reproduce_command(c["metas"])
+    notes = sorted({metas[r.run_key].get("notes") or "" for r in e.runs} - {""})
+    return {
+        "name": display(e),
+        "label": e.label,
+        "stem": stem,
+        "task_page": page,
+        "tier": group.tier,
+        "budget": f"{group.budget:,}",
+        "actions": actions(e.continuous),
+        "algorithms": ", ".join(e.algorithms),
+        "config_hashes": ", ".join(e.config_hashes),
+        "flags": flags_text(e),
+        "final": interval_text(e.final),
+        "auc": interval_text(e.auc),
+        "steps": steps_text(e),
+        "absolute": interval_text(e.absolute),
+        "runs": run_rows(e, metas),
+        "configs": configs,
+        "provenance": variants(e, metas, lambda m: {k: m[k] for k in _PROVENANCE if k in m}),
+        "notes": notes,
+        "download": f"{stem}.json.gz" if files else None,
+    }
+
+
+def write_html(
+    board: Leaderboard,
+    out_dir: str | os.PathLike[str],
+    *,
+    metas: Mapping[str, dict[str, Any]],
+    write_submissions: Callable[[Sequence[str], Path], None] | None = None,
+    suite_sections: Sequence[Markup] = (),
+) -> Path:
+    """Write the site of ``board`` into ``out_dir``; returns the path of ``index.html``.
+
+    ``metas[run_key]`` is each run's submission without its returns (task, algorithm with
+    config, policies, seed, protocol, versions, git_commit, hardware, started_at, optional
+    notes and provenance, wall_time_s); every run of the board must have one.
+    ``write_submissions(run_keys, path)``, when given, writes each entry's downloadable
+    submission file. ``suite_sections`` are ready-made, escaped HTML fragments shown under
+    "Suite rankings" on the index (the section is left out when there are none).
+    """
+    out = Path(out_dir)
+    for sub in ("tasks", "entries", "img"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    static = resources.files("coopbench.leaderboard.site") / "static"
+    for name in STATIC:
+        (out / name).write_bytes((static / name).read_bytes())
+    pages, stems = site_structure(board)
+    env = _environment()
+    common = {"note": SCORE_NOTE, "threshold": f"{board.threshold:g}", "pages": pages}
+
+    def render(template: str, path: str, root: str, **context: Any) -> None:
+        text = env.get_template(template).render(root=root, **common, **context)
+        (out / path).write_text(text, encoding="utf-8")
+
+    contexts = [
+        _entry_context(e, page, g, stems[id(e)], metas, write_submissions is not None)
+        for page in pages
+        for g in page.groups
+        for e in g.entries
+    ]  # before any figure: a missing meta fails fast
+    jobs = _figure_jobs(pages, stems, out)
+    rows = {
+        id(e): entry_row(e, rank, stems[id(e)])
+        for page in pages
+        for g in page.groups
+        for rank, e in enumerate(g.entries, 1)
+    }
+    written: dict[tuple[str, ...], Path] = {}  # run keys -> their download
+    # One thread draws the figures (each its own Agg canvas) while this one writes the pages
+    # and downloads: compressing and writing files mostly runs outside the GIL.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        drawn = [pool.submit(*job) for job in jobs]
+        for page in pages:
+            render("task.html.j2", page.file, "../", page=page, rows=rows)
+        for ctx in contexts:
+            render("entry.html.j2", f"entries/{ctx['stem']}.html", "../", entry=ctx)
+            if write_submissions is not None:
+                keys = tuple(sorted({run["run_key"] for run in ctx["runs"]}))
+                target = out / "entries" / ctx["download"]
+                if keys in written:  # another policy of the same runs: the same file
+                    shutil.copyfile(written[keys], target)
+                else:
+                    write_submissions(list(keys), target)
+                    written[keys] = target
+        render(
+            "index.html.j2",
+            "index.html",
+            "",
+            rows=rows,
+            top=TOP,
+            suite_sections=list(suite_sections),
+            skipped=board.skipped,
+            runs=len({r.run_key for e in board.entries for r in e.runs}),
+        )
+        for future in drawn:
+            future.result()
+    return out / "index.html"
