@@ -11,7 +11,7 @@ import pytest
 from coopbench.cli import main
 from coopbench.harness import run_experiment
 from coopbench.harness.protocol import EVAL_SEED, Protocol
-from coopbench.harness.rerun import recorded_protocol
+from coopbench.harness.repeat import recorded_protocol
 from coopbench.leaderboard.verify import (
     VerifyError,
     compare,

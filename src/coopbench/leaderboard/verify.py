@@ -186,8 +186,8 @@ def verify_runs(
     re-run (see the module docstring). ``rerun`` defaults to ``coopbench.harness.rerun``.
     A site can mark an entry verified when every ``VerifyResult.matches`` of its runs."""
     if rerun is None:
-        from coopbench.harness.rerun import rerun
-    from coopbench.harness.rerun import recorded_threads
+        from coopbench.harness.repeat import rerun
+    from coopbench.harness.repeat import recorded_threads
 
     results = []
     for doc in sample_runs(docs, runs, seed, entry):
