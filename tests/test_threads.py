@@ -125,3 +125,19 @@ def test_pool_workers_get_the_policy_environment(tmp_path, two_threads):
         assert t["env"] == dict.fromkeys(
             ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "1"
         )
+
+
+def test_cli_threads_option_reaches_the_submission(tmp_path, two_threads, capsys):
+    from coopbench.cli import main
+
+    db = str(tmp_path / "c.db")
+    assert main(["train", "--task", "spread", "--algo", ALGO, "--budget", "200", "--threads",
+                 "2", "--db", db]) == 0  # fmt: skip
+    with Store(db) as store:
+        (doc,) = store.submissions()
+    assert doc["provenance"]["threads"]["torch_intra_op"] == 2
+    assert torch.get_num_threads() == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--threads", "0"])
+    assert exit_info.value.code == 2
+    assert "--threads: 0 is invalid; expected a positive integer" in capsys.readouterr().err
