@@ -76,7 +76,9 @@ def test_a_tampered_return_is_reported_not_matching(tmp_path, docs, capsys):
     assert result.max_mean_diff == pytest.approx(0.5 / TINY.eval_episodes)
     path = _write(tmp_path, tampered)
     assert main(["leaderboard", "verify", path, "--runs", "2"]) == 1
-    assert "1 of 2 sampled run(s) match" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 of 2 sampled run(s) match" in out
+    assert "re-running spread random seed 3 (quick, 200 steps)" in out
 
 
 def test_other_environment_is_compared_statistically(docs):

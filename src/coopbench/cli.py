@@ -295,7 +295,8 @@ def _verify(args: argparse.Namespace) -> int:
 
     try:
         docs = verify.load_submissions(args.source)
-        results = verify.verify_runs(docs, args.runs, args.seed, args.entry)
+        progress = lambda doc: out.print(f"re-running {verify.describe(doc)}")  # noqa: E731
+        results = verify.verify_runs(docs, args.runs, args.seed, args.entry, progress=progress)
     except verify.VerifyError as exc:
         print(f"coopbench: error: {_one_line(exc)}", file=sys.stderr)
         return 2

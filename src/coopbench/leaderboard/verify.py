@@ -41,6 +41,7 @@ __all__ = [
     "VerifyError",
     "VerifyResult",
     "compare",
+    "describe",
     "environment_differences",
     "load_submissions",
     "sample_runs",
@@ -98,6 +99,15 @@ def load_submissions(source: str | Path) -> list[dict[str, Any]]:
                 return store.submissions()
     except (StoreError, SubmissionError) as exc:
         raise VerifyError(str(exc)) from None
+
+
+def describe(doc: dict[str, Any]) -> str:
+    """One line naming a submission's run, e.g. ``spread mappo seed 0 (quick, 100000 steps)``."""
+    p = doc["protocol"]
+    return (
+        f"{doc['task']['id']} {doc['algorithm']['name']} seed {doc['seed']} "
+        f"({p['tier']}, {p['budget']} steps)"
+    )
 
 
 def _labels(doc: dict[str, Any]) -> list[str]:
@@ -181,10 +191,12 @@ def verify_runs(
     seed: int = 0,
     entry: str | None = None,
     rerun: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[VerifyResult]:
     """Re-run ``runs`` sampled submissions (see ``sample_runs``) and compare each with its
-    re-run (see the module docstring). ``rerun`` defaults to ``coopbench.harness.rerun``.
-    A site can mark an entry verified when every ``VerifyResult.matches`` of its runs."""
+    re-run (see the module docstring). ``rerun`` defaults to ``coopbench.harness.rerun``;
+    ``progress`` is called with each submission before its re-run. A site can mark an
+    entry verified when every ``VerifyResult.matches`` of its runs."""
     if rerun is None:
         from coopbench.harness.repeat import rerun
     from coopbench.harness.repeat import recorded_threads
@@ -196,6 +208,8 @@ def verify_runs(
             notes.append("no thread settings recorded: re-run with 1 thread")
         if not doc.get("provenance"):
             notes.append("no provenance recorded: platform not compared")
+        if progress is not None:
+            progress(doc)
         new = rerun(doc)
         identical, max_diff, p = compare(doc, new)
         if p is None:
