@@ -111,6 +111,15 @@ def test_missing_provenance_assumes_one_thread_and_says_so(docs):
     assert any("provenance" in n for n in result.notes)
 
 
+def test_a_config_that_no_longer_resolves_the_same_is_noted(docs):
+    (doc,) = [d for d in docs if d["algorithm"]["name"] == "fixture-bandit"]
+    edited = copy.deepcopy(doc)
+    edited["algorithm"]["config_hash"] = "0" * 64
+    (result,) = verify_runs([edited], runs=1)
+    assert result.identical
+    assert result.notes == ["the resolved config differs from the recorded one"]
+
+
 def test_structure_mismatch_is_not_a_match(docs):
     doc = docs[0]
     other = copy.deepcopy(doc)

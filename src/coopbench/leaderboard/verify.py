@@ -214,6 +214,8 @@ def verify_runs(
         identical, max_diff, p = compare(doc, new)
         if p is None:
             notes.append("policies or evaluation steps differ from the recorded run")
+        if new["algorithm"]["config_hash"] != doc["algorithm"]["config_hash"]:
+            notes.append("the resolved config differs from the recorded one")
         results.append(
             VerifyResult(
                 run_key=doc["run_key"],
