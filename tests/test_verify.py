@@ -74,6 +74,7 @@ def test_a_tampered_return_is_reported_not_matching(tmp_path, docs, capsys):
     assert not result.identical and not result.matches
     assert result.expectation == "bit-identical"
     assert result.max_mean_diff == pytest.approx(0.5 / TINY.eval_episodes)
+    assert result.notes == ["1 of 4 points differ"]  # 3 evaluation points + absolute
     path = _write(tmp_path, tampered)
     assert main(["leaderboard", "verify", path, "--runs", "2"]) == 1
     out = capsys.readouterr().out
@@ -124,7 +125,7 @@ def test_structure_mismatch_is_not_a_match(docs):
     doc = docs[0]
     other = copy.deepcopy(doc)
     other["evaluations"]["default"] = other["evaluations"]["default"][:-1]
-    assert compare(doc, other) == (False, float("inf"), None)
+    assert compare(doc, other) == (False, float("inf"), None, 0, 0)
 
 
 def test_sample_is_seeded_and_filtered_by_entry(docs):

@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,6 +38,7 @@ ALPHA = 0.01  # significance level of each statistical test
 
 __all__ = [
     "ALPHA",
+    "Comparison",
     "VerifyError",
     "VerifyResult",
     "compare",
@@ -161,28 +162,40 @@ def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
     return math.erfc(diff / se / math.sqrt(2))
 
 
-def compare(recorded: dict[str, Any], rerun: dict[str, Any]) -> tuple[bool, float, float | None]:
-    """``(identical, max |mean difference| over points, smallest p)`` of two submissions of
-    the same run; p is None when their policies or evaluation steps differ."""
+class Comparison(NamedTuple):
+    """Two submissions of the same run, compared number for number."""
+
+    identical: bool  # every evaluation and absolute return equal
+    max_mean_diff: float  # largest |difference of mean team return| over points (inf: no match)
+    p_value: float | None  # smallest p of the final-point/absolute tests (None: shapes differ)
+    differing: int  # evaluation points and absolute metrics (over policies) that differ
+    points: int  # evaluation points and absolute metrics compared
+
+
+def compare(recorded: dict[str, Any], rerun: dict[str, Any]) -> Comparison:
+    """Compare two submissions of the same run; not comparable (policies or evaluation
+    steps differ) gives ``Comparison(False, inf, None, 0, 0)``."""
     old_ev, new_ev = recorded["evaluations"], rerun["evaluations"]
     same_shape = set(old_ev) == set(new_ev) == set(recorded["absolute"]) == set(rerun["absolute"])
     same_shape = same_shape and all(
         [p["step"] for p in old_ev[n]] == [p["step"] for p in new_ev[n]] for n in old_ev
     )
     if not same_shape:
-        return False, math.inf, None
-    identical, max_diff, p_min = True, 0.0, 1.0
+        return Comparison(False, math.inf, None, 0, 0)
+    max_diff, p_min, differing, points = 0.0, 1.0, 0, 0
     for name in old_ev:
-        for a, b in zip(old_ev[name], new_ev[name], strict=True):
-            x, y = np.asarray(a["returns"], float), np.asarray(b["returns"], float)
-            identical = identical and x.shape == y.shape and bool(np.array_equal(x, y))
-            max_diff = max(max_diff, abs(float(x.mean() - y.mean())))
-        final = (old_ev[name][-1]["returns"], new_ev[name][-1]["returns"])
+        evals = zip(old_ev[name], new_ev[name], strict=True)
+        pairs = [(a["returns"], b["returns"]) for a, b in evals]
         absolute = (recorded["absolute"][name], rerun["absolute"][name])
-        identical = identical and absolute[0] == absolute[1]
-        for x, y in (final, absolute):
+        for x, y in (*pairs, absolute):
+            x, y = np.asarray(x, float), np.asarray(y, float)
+            differing += not (x.shape == y.shape and np.array_equal(x, y))
+            points += 1
+        for x, y in pairs:
+            max_diff = max(max_diff, abs(float(np.mean(x) - np.mean(y))))
+        for x, y in (pairs[-1], absolute):
             p_min = min(p_min, _welch_p(np.asarray(x, float), np.asarray(y, float)))
-    return identical, max_diff, p_min
+    return Comparison(differing == 0, max_diff, p_min, differing, points)
 
 
 def verify_runs(
@@ -211,9 +224,11 @@ def verify_runs(
         if progress is not None:
             progress(doc)
         new = rerun(doc)
-        identical, max_diff, p = compare(doc, new)
-        if p is None:
+        c = compare(doc, new)
+        if c.p_value is None:
             notes.append("policies or evaluation steps differ from the recorded run")
+        elif not c.identical:
+            notes.append(f"{c.differing} of {c.points} points differ")
         if new["algorithm"]["config_hash"] != doc["algorithm"]["config_hash"]:
             notes.append("the resolved config differs from the recorded one")
         results.append(
@@ -224,10 +239,10 @@ def verify_runs(
                 labels=_labels(doc),
                 seed=doc["seed"],
                 threads=threads or 1,
-                identical=identical,
+                identical=c.identical,
                 differs=environment_differences(doc, new),
-                max_mean_diff=max_diff,
-                p_value=p,
+                max_mean_diff=c.max_mean_diff,
+                p_value=c.p_value,
                 notes=notes,
                 wall_time_s=float(new["wall_time_s"]),
             )
