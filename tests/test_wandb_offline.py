@@ -38,7 +38,7 @@ def offline(monkeypatch, tmp_path):
 def _records(directory, doc) -> list[dict]:
     """The records of the offline run mirrored from ``doc``, via ``wandb leet inspect``."""
     run_id = content_hash(doc)[:32]
-    (log,) = (directory / "wandb").glob(f"offline-run-*-{run_id}/run-{run_id}.wandb")
+    (log,) = (directory / "wandb").glob(f"offline-run-*/run-{run_id}.wandb")
     out = subprocess.run(
         [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(log)],
         capture_output=True,
@@ -116,7 +116,6 @@ def test_mirroring_twice_resumes_the_same_run_id(offline):
     doc = _docs()[0]
     mirror_to_wandb([doc], directory=offline)
     mirror_to_wandb([doc], directory=offline)
-    run_id = content_hash(doc)[:32]
-    dirs = list((offline / "wandb").glob(f"offline-run-*-{run_id}"))
-    assert dirs and all(d.name.endswith(run_id) for d in dirs)
-    assert not [d for d in (offline / "wandb").glob("offline-run-*") if d not in dirs]
+    logs = list((offline / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(logs) == 2  # one offline log per mirroring, both of the one run id
+    assert {log.name for log in logs} == {f"run-{content_hash(doc)[:32]}.wandb"}
