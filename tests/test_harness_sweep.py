@@ -142,24 +142,3 @@ def test_ray_backend_needs_ray(tmp_path):
 def test_plan_accepts_explicit_seeds():
     jobs = plan(["spread"], ["random"], [3, 7], "quick", 40)
     assert [j.seed for j in jobs] == [3, 7]
-
-
-def test_sequential_sweep_uses_one_torch_thread_and_restores_it(tmp_path, monkeypatch):
-    import torch
-
-    from coopbench.harness import sweep
-
-    seen: list[int] = []
-
-    def record_threads(job, db_path):
-        seen.append(torch.get_num_threads())
-        return {"status": "done"}
-
-    monkeypatch.setattr(sweep, "run_job", record_threads)
-    torch.set_num_threads(2)
-    try:
-        run_sweep(["spread"], ["random"], 2, budget=60, db_path=str(tmp_path / "s.db"))
-        assert seen == [1, 1]
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(1)

@@ -162,6 +162,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             sink=store,
             device=args.device,
             progress=True,
+            threads=args.threads,
         )
     finally:
         if store is not None:
@@ -217,6 +218,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         budget=args.budget,
         task_kwargs=_task_kwargs(tasks, args),
         overrides=_sweep_overrides(algos, args.set),
+        threads=args.threads,
     )
     failed = [o for o in outcomes if o["status"] == "failed"]
     counts = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "skipped", "failed")}
@@ -289,6 +291,8 @@ def _write_site(
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import coopbench.leaderboard as lb
 
+    if args.action == "verify":
+        return _verify(args)
     path = db_path(args.db)
     if args.action != "import" and not os.path.exists(path):
         raise CLIError(f"{path}: no results store here (run coopbench bench/train or pass --db)")
@@ -322,6 +326,23 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             count = lb.mirror_to_wandb(store.submissions())
             out.print(f"mirrored {count} run(s) to wandb")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Exit 0 when every sampled run matches, 1 when one does not, 2 on bad input."""
+    from coopbench.leaderboard import verify
+
+    try:
+        docs = verify.load_submissions(args.source)
+        progress = lambda doc: out.print(f"re-running {verify.describe(doc)}")  # noqa: E731
+        results = verify.verify_runs(docs, args.runs, args.seed, args.entry, progress=progress)
+    except verify.VerifyError as exc:
+        print(f"coopbench: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    out.print(verify.verify_table(results))
+    bad = sum(not r.matches for r in results)
+    out.print(f"{len(results) - bad} of {len(results)} sampled run(s) match")
+    return 1 if bad else 0
 
 
 # ------------------------------------------------------------------------ render / reproduce
@@ -376,8 +397,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         from coopbench.reproduce import run
     except ImportError as exc:
         raise CLIError(f"reproductions are not available in this install ({exc})") from None
+    from coopbench.harness.threads import thread_policy
+
     options = {"trials": args.trials, "out": args.out, "workers": args.workers}
-    result = run(args.name, **{k: v for k, v in options.items() if v is not None})
+    with thread_policy(args.threads):  # its workers read $COOPBENCH_THREADS
+        result = run(args.name, **{k: v for k, v in options.items() if v is not None})
     if result is not None:
         out.print(result)
     return 0

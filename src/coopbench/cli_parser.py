@@ -35,6 +35,14 @@ _positive = _int_at_least(1, "a positive integer")
 _non_negative = _int_at_least(0, "an integer >= 0")
 
 
+def _threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=_positive,
+        help="torch/BLAS threads per run (default $COOPBENCH_THREADS or 1)",
+    )
+
+
 def _task_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--continuous", action="store_true", help="continuous actions")
     parser.add_argument(
@@ -73,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--budget", type=_positive, help="env steps (replaces the tier's)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override")
     train.add_argument("--device", default="cpu")
+    _threads_option(train)
     _task_options(train)
     train.add_argument("--no-db", action="store_true", help="do not write to the store")
 
@@ -88,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--backend", choices=("process", "ray"), default="process")
     bench.add_argument("--wandb", action="store_true", help="mirror the store to wandb after")
+    _threads_option(bench)
     _task_options(bench)
 
     board = sub.add_parser("leaderboard", parents=[common], help="show and publish results")
@@ -108,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--entries", nargs="+", help="only these entry labels, e.g. MAPPO CTEDD-G")
     for p in (show, export, imp, html):
         p.add_argument("--wandb", action="store_true", help="also mirror to wandb")
+    verify = actions.add_parser(
+        "verify", parents=[common], help="re-run sampled submissions and compare them"
+    )
+    verify.add_argument("source", metavar="FILE_OR_STORE", help="a .json/.json.gz file or a store")
+    verify.add_argument("--entry", help="only runs of this entry label, e.g. MAPPO")
+    verify.add_argument("--runs", type=_positive, default=3, help="runs to sample (default 3)")
+    verify.add_argument("--seed", type=_non_negative, default=0, help="seed of the sample")
 
     render = sub.add_parser("render", parents=[common], help="write a GIF of one episode")
     render.add_argument("--task", required=True)
@@ -131,4 +148,5 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--trials", type=_positive)
     rep.add_argument("--out")
     rep.add_argument("--workers", type=_positive, default=1)
+    _threads_option(rep)
     return parser

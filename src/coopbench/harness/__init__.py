@@ -22,6 +22,7 @@ _HOMES = {
     "run_experiment": "run",
     "run_key": "run",
     "run_metadata": "run",
+    "rerun": "repeat",
 }
 __all__ = sorted(_HOMES)
 

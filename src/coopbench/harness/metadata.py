@@ -2,13 +2,14 @@
 
 ``run_metadata`` builds the dict the leaderboard schema describes (task and versions,
 resolved config and its hash, seed, protocol, software versions, git commit, hardware,
-start time); ``run_key`` hashes only what defines a run, so repeating it maps to the same
-key and a resumed sweep recognises finished work.
+start time, provenance); ``run_key`` hashes only what defines a run, so repeating it maps to
+the same key and a resumed sweep recognises finished work.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -24,6 +25,7 @@ from coopbench.algorithms.registry import BUILTIN
 from coopbench.envs import TaskSpec
 from coopbench.harness.config import config_dict
 from coopbench.harness.protocol import Protocol
+from coopbench.harness.threads import thread_settings
 
 
 def _canonical(obj: Any) -> str:
@@ -39,20 +41,62 @@ def algorithm_path(name_or_path: str, cls: type[Algorithm]) -> str:
     return BUILTIN.get(name_or_path, f"{cls.__module__}:{cls.__qualname__}")
 
 
-@lru_cache(maxsize=1)
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
+    """``git ARGS`` in the package's directory; None when git or the checkout is missing."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", *args],
             cwd=Path(__file__).parent,
             capture_output=True,
             text=True,
-            timeout=5,
+            timeout=10,
             check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout
+
+
+@lru_cache(maxsize=1)
+def _git_commit() -> str | None:
+    out = _git("rev-parse", "HEAD")
+    return (out or "").strip() or None
+
+
+@lru_cache(maxsize=1)
+def _git_dirty() -> bool | None:
+    """Whether the checkout holding coopbench has uncommitted changes (None: no checkout)."""
+    if _git_commit() is None:
+        return None
+    out = _git("status", "--porcelain")
+    return None if out is None else bool(out.strip())
+
+
+def _source_sha256(cls: type) -> str | None:
+    try:
+        path = inspect.getsourcefile(cls)
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+    except (OSError, TypeError):
+        return None
+
+
+def provenance(algo: str, cls: type[Algorithm], threads: int | None = None) -> dict[str, Any]:
+    """How a run is made, for ``coopbench leaderboard verify``: coopbench version, git commit
+    and dirty flag of its checkout, the sha256 of a user algorithm's source file (None for a
+    built-in: the commit covers it), the platform and the thread settings in force."""
+    return {
+        "coopbench_version": _version("coopbench"),
+        "git_commit": _git_commit(),
+        "git_dirty": _git_dirty(),
+        "algorithm_source_sha256": None if algo in BUILTIN else _source_sha256(cls),
+        "platform": {
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "python_implementation": platform.python_implementation(),
+            "python_version": platform.python_version(),
+        },
+        "threads": thread_settings(threads),
+    }
 
 
 def _version(package: str) -> str | None:
@@ -106,8 +150,10 @@ def run_metadata(
     protocol: Protocol,
     policies: dict[str, Any] | None = None,
     device: str = "cpu",
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """The metadata every result records (see the leaderboard schema)."""
+    """The metadata every result records (see the leaderboard schema); ``provenance``
+    records the thread settings in force now and the policy's count ``threads``."""
     cfg = config_dict(config)
     return {
         "coopbench_version": _version("coopbench"),
@@ -128,12 +174,14 @@ def run_metadata(
         "git_commit": _git_commit(),
         "hardware": _hardware(device),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "provenance": provenance(algo, cls, threads),
     }
 
 
 def run_key(meta: dict[str, Any]) -> str:
     """sha256 over what defines a run: task id/version/kwargs, algorithm path, config hash,
-    seed and protocol. Repeating a run gives the same key (versions and time are excluded)."""
+    seed and protocol. Repeating a run gives the same key (versions, provenance and time are
+    excluded)."""
     return _sha256(
         {
             "task": meta["task"],

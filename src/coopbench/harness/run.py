@@ -29,6 +29,7 @@ from coopbench.harness.config import build_config
 from coopbench.harness.evaluate import EvaluationError, evaluate_policy
 from coopbench.harness.metadata import run_key, run_metadata
 from coopbench.harness.protocol import Protocol, get_protocol
+from coopbench.harness.threads import thread_policy
 from coopbench.stats import normalise
 
 
@@ -210,20 +211,46 @@ def run_experiment(
     sink: Any = None,
     device: str = "cpu",
     progress: bool = False,
+    threads: int | None = None,
 ) -> RunResult:
     """Train ``algo`` (a registered name or ``"pkg.mod:Class"``) on ``task`` under the
     protocol ``tier`` (a tier name or a ``Protocol``; ``budget`` replaces its budget) and
     evaluate every policy on the schedule. ``sink`` is a results store (``begin_run``/``add_eval``/
-    ``finish_run``) or None. Errors: ``ValueError`` for bad input, ``EvaluationError`` for
-    invalid actions, ``AlgorithmError`` when ``learn`` raises."""
+    ``finish_run``) or None. The run holds the thread policy (``threads``, else
+    ``$COOPBENCH_THREADS``, else 1 thread; see ``harness.threads``) and records it. Errors:
+    ``ValueError`` for bad input, ``EvaluationError`` for invalid actions, ``AlgorithmError``
+    when ``learn`` raises."""
     started = time.perf_counter()
     cls, config, protocol, spec = prepare_run(
         task, algo, seed, tier, budget, overrides, task_kwargs
     )
+    with thread_policy(threads) as n:
+        return _run(task, algo, seed, cls, config, protocol, spec, task_kwargs, sink, device,
+                    progress, n, started)  # fmt: skip
+
+
+def _run(
+    task: str,
+    algo: str,
+    seed: int,
+    cls: type[Algorithm],
+    config: Any,
+    protocol: Protocol,
+    spec: TaskSpec,
+    task_kwargs: dict[str, Any] | None,
+    sink: Any,
+    device: str,
+    progress: bool,
+    threads: int,
+    started: float,
+) -> RunResult:
+    """``run_experiment`` once everything is resolved, under the thread policy."""
     seed_all(seed)
     env = make_batched(task, config.num_envs, **(task_kwargs or {}))
     algorithm = cls(env.spec, config, seed, device)
-    meta = run_metadata(env.spec, algo, cls, config, seed, protocol, algorithm.policies(), device)
+    meta = run_metadata(
+        env.spec, algo, cls, config, seed, protocol, algorithm.policies(), device, threads
+    )
     key = run_key(meta)
     bar, tick = (
         _progress_bar(protocol.budget, f"{task} {algo} seed {seed}") if progress else (None, None)

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
 from coopbench.harness.run import prepare_run, run_experiment, run_key, run_metadata
+from coopbench.harness.threads import resolve_threads, worker_env
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,7 @@ class Job:
     budget: int | None = None
     task_kwargs: tuple[tuple[str, Any], ...] = ()
     overrides: tuple[tuple[str, Any], ...] = ()
+    threads: int | None = None  # the thread policy's count (None: $COOPBENCH_THREADS or 1)
 
     def _args(self) -> tuple[Any, ...]:
         """The leading arguments shared by ``prepare_run`` and ``run_experiment``."""
@@ -45,7 +45,7 @@ class Job:
 
     def run(self, sink: Any) -> Any:
         """``run_experiment`` for this job, writing to ``sink``."""
-        return run_experiment(*self._args(), sink=sink)
+        return run_experiment(*self._args(), sink=sink, threads=self.threads)
 
     def key(self) -> str:
         """The run key this job will have (see ``run_key``)."""
@@ -130,28 +130,9 @@ def replay(store: Any, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
             getattr(store, method)(*args)
 
 
-def _init_worker() -> None:
-    # the pool is the parallelism: one intra-op thread per worker (read when torch loads)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-
-
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """One intra-op torch thread for a sequential sweep, restored after. Several threads on
-    small networks mostly spin (measured: a standard-tier MADDPG run took 6× its CPU time
-    with two threads on two busy cores), and a thread count is part of what makes floating-
-    point sums reproducible."""
-    torch = sys.modules.get("torch")  # imported by plan() when an algorithm uses it
-    if torch is None:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+def _init_worker(env: dict[str, str]) -> None:
+    # the thread policy's variables, set before torch or numpy load in the worker
+    os.environ.update(env)
 
 
 def plan(
@@ -162,9 +143,11 @@ def plan(
     budget: int | None = None,
     task_kwargs: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> list[Job]:
     """The matrix as jobs; every (task, algorithm) pair is validated before anything runs.
-    ``overrides`` (config fields) apply to every algorithm of the matrix."""
+    ``overrides`` (config fields) apply to every algorithm of the matrix; ``threads`` is the
+    thread policy's count of every run."""
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if isinstance(seeds, int) and seeds < 1:
         raise ValueError(f"seeds={seeds} is invalid; expected a positive number of seeds")
@@ -175,7 +158,8 @@ def plan(
     ov = tuple(sorted((overrides or {}).items()))
     for task, algo in product(tasks, algos):
         prepare_run(task, algo, seed_list[0], tier, budget, dict(ov), task_kwargs=dict(kw))
-    return [Job(t, a, s, tier, budget, kw, ov) for t, a, s in product(tasks, algos, seed_list)]
+    n = resolve_threads(threads)
+    return [Job(t, a, s, tier, budget, kw, ov, n) for t, a, s in product(tasks, algos, seed_list)]
 
 
 def run_sweep(
@@ -190,15 +174,17 @@ def run_sweep(
     budget: int | None = None,
     task_kwargs: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run the matrix into the store at ``db_path`` (``None``: ``$COOPBENCH_DB`` or
-    ``./coopbench.db``); finished runs are skipped. Returns one outcome dict per job
-    (``status`` ``done``/``skipped``/``failed``) in matrix order."""
+    ``./coopbench.db``); finished runs are skipped. Every run holds the thread policy
+    (``threads``, else ``$COOPBENCH_THREADS``, else 1; see ``harness.threads``). Returns one
+    outcome dict per job (``status`` ``done``/``skipped``/``failed``) in matrix order."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers={workers!r} is invalid; expected a positive integer")
     if backend not in ("process", "ray"):
         raise ValueError(f"unknown backend {backend!r}; expected 'process' or 'ray'")
-    jobs = plan(tasks, algos, seeds, tier, budget, task_kwargs, overrides)
+    jobs = plan(tasks, algos, seeds, tier, budget, task_kwargs, overrides, threads)
     from coopbench.results.store import Store
 
     Store(db_path).close()  # a corrupt or foreign file fails here, before any work
@@ -207,10 +193,9 @@ def run_sweep(
             outcomes = _run_ray(jobs, db_path, bar)
         elif workers == 1:
             outcomes = {}
-            with _one_torch_thread():  # as in a pool worker: same speed, same numbers
-                for job in jobs:
-                    outcomes[job] = run_job(job, db_path)
-                    bar.advance(outcomes[job])
+            for job in jobs:
+                outcomes[job] = run_job(job, db_path)
+                bar.advance(outcomes[job])
         else:
             outcomes = _run_pool(jobs, db_path, workers, bar)
     return [outcomes[job] for job in jobs]
@@ -243,7 +228,10 @@ def _run_pool(jobs: list[Job], db_path: str | None, workers: int, bar: _Bar) -> 
     if not jobs:
         return outcomes
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+    env = worker_env(jobs[0].threads)
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(env,)
+    ) as pool:
         futures = {pool.submit(run_job, job, db_path): job for job in jobs}
         pending = set(futures)
         while pending:

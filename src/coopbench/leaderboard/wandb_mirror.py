@@ -70,7 +70,7 @@ def mirror_to_wandb(
             config=config,
             mode=chosen,
             dir=None if directory is None else str(directory),
-            reinit=True,
+            reinit="create_new",  # a run of the caller's stays untouched
         )
         try:
             points: dict[int, dict[str, float]] = {}

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from coopbench.harness.threads import resolve_threads
 from coopbench.reproduce import report
 from coopbench.reproduce.cartpole import CH2_CONFIGS, Protocol, run_mutual
 from coopbench.reproduce.heterogeneous import run_heterogeneous
@@ -54,12 +55,12 @@ PANELS = {  # plot panel → curves (the thesis's figures 2.1, 2.3-2.6 and 3.1-3
 
 
 def _chapter2(trials: int, seed: int, steps: int) -> dict:
-    torch.set_num_threads(1)
+    torch.set_num_threads(resolve_threads())  # the thread policy (default 1)
     return run_mutual(CH2_CONFIGS, trials, seed, Protocol(steps=steps))
 
 
 def _chapter3(trials: int, seed: int, steps: int) -> dict:
-    torch.set_num_threads(1)
+    torch.set_num_threads(resolve_threads())  # the thread policy (default 1)
     return run_heterogeneous(trials, seed, steps=steps)
 
 
