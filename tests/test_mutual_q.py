@@ -124,3 +124,14 @@ def test_quick_tier_cn_v1_clearly_above_random(cls) -> None:
     """The quick tier on cn-v1 (mutual-q in the default run, dqn with ``-m slow``)."""
     final, random = _learn("cn-v1", cls, 100_000)
     assert final > random + 10.0, (final, random)
+
+
+@pytest.mark.parametrize("cls", [MutualQ, DQN])
+def test_networks_and_computations_sit_on_the_configured_device(cls) -> None:
+    """``device`` is honoured: on the "meta" device (no data, any machine) every parameter
+    and the greedy policy's Q-values live there, not on the CPU."""
+    algo = cls(_spec(), cls.Config(), 0, device="meta")
+    params = [*algo.q.parameters(), *algo.target.parameters()]
+    assert params and all(p.device == torch.device("meta") for p in params)
+    obs = np.zeros((3, algo.spec.n_agents, algo.spec.obs_dim), dtype=np.float32)
+    assert algo.policy.q1(obs).device == torch.device("meta")
