@@ -82,7 +82,9 @@ class BanditAlgorithm(Algorithm):
         return {"default": BestActionPolicy(self.best_actions())}
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"sums": self.sums.tolist(), "counts": self.counts.tolist()}))
+        Path(path).write_text(
+            json.dumps({"sums": self.sums.tolist(), "counts": self.counts.tolist()})
+        )
 
     def load(self, path: str | Path) -> None:
         data = json.loads(Path(path).read_text())

@@ -94,7 +94,9 @@ def beats_trivial(returns: np.ndarray, task: str, tier: str, continuous: bool = 
     margin = margin_in_se(returns, task, tier, continuous)
     if margin >= MARGIN_SE:
         return ""
-    means = {k: round(_mean_se(r)[0], 2) for k, r in trivial_returns(task, tier, continuous).items()}
+    means = {
+        k: round(_mean_se(r)[0], 2) for k, r in trivial_returns(task, tier, continuous).items()
+    }
     return (
         f"{task} ({'continuous' if continuous else 'discrete'}): mean team return "
         f"{_mean_se(returns)[0]:.2f} is {margin:.2f} SE above max(no-op, random) {means}; "
