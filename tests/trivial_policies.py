@@ -81,24 +81,28 @@ def _mean_se(returns: np.ndarray) -> tuple[float, float]:
 
 
 def margin_in_se(returns: np.ndarray, task: str, tier: str, continuous: bool = False) -> float:
-    """How many standard errors the mean of ``returns`` (team returns of evaluation episodes,
-    any shape: several points are pooled) lies above the better trivial policy."""
-    mean, se = _mean_se(returns)
+    """How many standard errors the mean of ``returns`` lies above the better trivial policy.
+
+    ``returns`` holds team returns ``[episodes]`` of one evaluation point or ``[points,
+    episodes]`` of several: every point replays the same seeded worlds, so the points are
+    first averaged per world and the standard error counts worlds, not points × worlds."""
+    returns = np.asarray(returns, dtype=np.float64)
+    mean, se = _mean_se(returns.mean(axis=0) if returns.ndim == 2 else returns)
     best_mean, best_se = max(_mean_se(r) for r in trivial_returns(task, tier, continuous).values())
     return (mean - best_mean) / float(np.hypot(se, best_se))
 
 
-def beats_trivial(returns: np.ndarray, task: str, tier: str, continuous: bool = False) -> str:
-    """An assertion message (empty when ``returns`` clears ``MARGIN_SE``): the algorithm's
-    mean, both trivial means and the margin in standard errors."""
+def assert_beats_trivial(
+    returns: np.ndarray, task: str, tier: str, continuous: bool = False
+) -> float:
+    """The margin of ``returns`` in standard errors; ``AssertionError`` naming the
+    algorithm's mean, both trivial means and the margin when it is below ``MARGIN_SE``."""
     margin = margin_in_se(returns, task, tier, continuous)
-    if margin >= MARGIN_SE:
-        return ""
-    means = {
-        k: round(_mean_se(r)[0], 2) for k, r in trivial_returns(task, tier, continuous).items()
-    }
-    return (
-        f"{task} ({'continuous' if continuous else 'discrete'}): mean team return "
-        f"{_mean_se(returns)[0]:.2f} is {margin:.2f} SE above max(no-op, random) {means}; "
-        f"expected ≥ {MARGIN_SE}"
+    trivial = trivial_returns(task, tier, continuous)
+    means = {name: round(_mean_se(r)[0], 2) for name, r in trivial.items()}
+    kind = "continuous" if continuous else "discrete"
+    assert margin >= MARGIN_SE, (
+        f"{task} ({kind}): mean team return {float(np.mean(returns)):.2f} is {margin:.2f} SE "
+        f"above max(no-op, random) {means}; expected >= {MARGIN_SE}"
     )
+    return margin
