@@ -3,6 +3,7 @@ baseline (checkpoint round-trip, bad input, device, learning above no-op and ran
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -89,6 +90,56 @@ def test_checkpoint_round_trip_is_exact(tmp_path) -> None:
     assert other.eps == algo.eps and other.updates == 1
     algo.update(batch, 1), other.update(batch, 1)  # optimiser state restored too
     assert torch.equal(algo.policy.q1(obs), other.policy.q1(obs))
+
+
+def _batch(in_dim: int, size: int = 32) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {
+        "obs": rng.normal(size=(size, in_dim)).astype(np.float32),
+        "action": np.arange(size) % 5,
+        "reward": rng.normal(size=size).astype(np.float32),
+        "next_obs": rng.normal(size=(size, in_dim)).astype(np.float32),
+        "done": (np.arange(size) % 4 == 0).astype(np.float32),
+    }
+
+
+@pytest.mark.parametrize("double", [False, True])
+def test_td_target_plain_and_double_by_hand(double: bool) -> None:
+    """DQN's loss is the mean squared TD error against r + γ(1 − done)·v̂(s'); v̂ is the
+    target net's max, or with ``double`` the target net's value of the online argmax."""
+    algo = DQN(_spec(), DQN.Config(hidden=(16,), gamma=0.7, double=double), seed=0)
+    with torch.no_grad():  # make online and target disagree, so the two targets differ
+        for w in algo.target.weights:
+            w.add_(torch.randn(w.shape, generator=torch.Generator().manual_seed(1)))
+    batch = _batch(algo.in_dim)
+    t = {k: torch.from_numpy(v) for k, v in batch.items()}
+    with torch.no_grad():
+        q_next_target = algo.target(t["next_obs"][None])[0]
+        q_next_online = algo.q(t["next_obs"][None])[0]
+        greedy = q_next_online.argmax(-1) if double else q_next_target.argmax(-1)
+        v_next = q_next_target.gather(-1, greedy[:, None])[:, 0]
+        assert double == (greedy != q_next_target.argmax(-1)).any()  # the case is non-trivial
+        target = t["reward"] + 0.7 * (1 - t["done"]) * v_next
+        q_sa = algo.q(t["obs"][None])[0].gather(-1, t["action"][:, None])[:, 0]
+        expected = float(((target - q_sa) ** 2).mean())
+    assert algo.update(batch, 0) == pytest.approx(expected, rel=1e-5)
+
+
+def test_anneal_lr_reaches_zero_at_the_budget() -> None:
+    from coopbench.harness.budget import BudgetEnv
+
+    env = make_batched("spread", 8)
+    cfg = MutualQ.Config(num_envs=8, hidden=(8,), batch_size=16, learning_starts=0, anneal_lr=True)
+    algo = MutualQ(env.spec, cfg, seed=0)
+    lrs: list[float] = []
+
+    class Hooks:
+        def log(self, **metrics: float) -> None:
+            lrs.append(algo.opt.param_groups[0]["lr"])
+
+    algo.learn(BudgetEnv(env, 400, [400], lambda *_: None), Hooks())
+    assert len(lrs) == 50 and lrs[0] == pytest.approx(cfg.lr * (1 - 8 / 400))
+    assert all(a > b for a, b in itertools.pairwise(lrs)) and lrs[-1] == 0.0
 
 
 def test_bad_input_and_registration_surface() -> None:

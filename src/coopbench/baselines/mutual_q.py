@@ -48,6 +48,8 @@ class MutualQConfig:
     eps_decay: float = 0.999  # ε multiplied after every update (thesis: 0.999)
     eps_min: float = 0.05  # ε floor (thesis: 0.01)
     target_every: int = 250  # updates between target copies (thesis: ch. 2 none, ch. 3 100)
+    anneal_lr: bool = False  # lr falls linearly to 0 at the budget (thesis: constant)
+    double: bool = False  # double Q-learning target: online argmax, target value (thesis: no)
 
 
 class GreedyQ1:
@@ -81,7 +83,9 @@ def _check_config(cfg: MutualQConfig) -> None:
             raise ValueError(f"{name}={value!r} is invalid; expected a positive integer")
     for name in _UNIT_INTERVAL:
         if not 0.0 <= getattr(cfg, name) <= 1.0:
-            raise ValueError(f"{name}={getattr(cfg, name)!r} is invalid; expected a value in [0, 1]")
+            raise ValueError(
+                f"{name}={getattr(cfg, name)!r} is invalid; expected a value in [0, 1]"
+            )
     checks = (
         ("c", cfg.c >= 0, "expected C ≥ 0"),
         ("lr", cfg.lr > 0, "expected a positive learning rate"),
@@ -124,9 +128,20 @@ class MutualQ(Algorithm):
 
     @classmethod
     def preset(cls, task_id: str, tier: str) -> dict[str, Any]:
-        """quick (100k env steps): ε reaches its floor after ~4k updates; standard (1M): ~20k."""
+        """quick (100k env steps): ε reaches its floor after ~4k updates; two updates per
+        step, lr 1e-3 annealed to 0 at the budget and double-Q targets (docs/baselines/
+        mutual_q.md, "Quick preset"); standard (1M): ε floor after ~20k updates. The same
+        for every task."""
         if tier == "quick":
-            return {"num_envs": 8, "eps_decay": 0.99925, "learning_starts": 2_000}
+            return {
+                "num_envs": 8,
+                "eps_decay": 0.99925,  # per update: the ε floor after ~4k updates (~18k steps)
+                "learning_starts": 2_000,
+                "updates_per_step": 2,
+                "lr": 1e-3,
+                "anneal_lr": True,
+                "double": True,
+            }
         if tier == "standard":
             return {"num_envs": 16, "eps_decay": 0.99985, "learning_starts": 10_000}
         return {}
@@ -152,6 +167,7 @@ class MutualQ(Algorithm):
         buffer = ReplayBuffer(cfg.buffer_size, fields)
         ids = np.broadcast_to(np.eye(n, dtype=np.float32), (b, n, n))
         obs, _ = env.reset(seed=self.seed)
+        budget = env.steps_taken + env.remaining
         while not env.exhausted:
             actions = self.policy(obs)
             explore = self.rng.random((b, n)) < self.eps
@@ -168,6 +184,9 @@ class MutualQ(Algorithm):
             if terminated.any() or truncated.any():
                 obs, _ = env.reset()
             if env.steps_taken >= cfg.learning_starts:
+                if cfg.anneal_lr:
+                    for group in self.opt.param_groups:
+                        group["lr"] = cfg.lr * (1.0 - env.steps_taken / budget)
                 for _ in range(cfg.updates_per_step):
                     loss = self.update(buffer.sample(cfg.batch_size, self.rng), env.steps_taken)
                 hooks.log(loss=loss, epsilon=self.eps)
@@ -179,7 +198,12 @@ class MutualQ(Algorithm):
         obs = t["obs"].expand(m, *t["obs"].shape)
         q_sa = self.q(obs).gather(-1, t["action"].expand(m, -1)[..., None])[..., 0]
         with torch.no_grad():
-            v_next = self.target(t["next_obs"].expand(m, *t["next_obs"].shape)).max(-1).values
+            next_obs = t["next_obs"].expand(m, *t["next_obs"].shape)
+            q_next = self.target(next_obs)
+            if cfg.double:  # each estimator's own online argmax, valued by its target
+                v_next = q_next.gather(-1, self.q(next_obs).argmax(-1, keepdim=True))[..., 0]
+            else:
+                v_next = q_next.max(-1).values
             target = t["reward"] + cfg.gamma * (1 - t["done"]) * v_next
         weight = torch.tensor(self.weight(env_step), dtype=torch.float32, device=self.device)
         loss = mutual_q_loss(q_sa, target, weight, cfg.detach_others)
