@@ -13,6 +13,7 @@ from coopbench.baselines.maddpg import MADDPG, MADDPGConfig, critic_target
 from coopbench.envs import TaskSpec, make_batched
 from coopbench.harness.budget import BudgetEnv
 from coopbench.harness.run import run_experiment
+from trivial_policies import assert_beats_trivial
 
 PATH = "coopbench.baselines.maddpg:MADDPG"
 
@@ -183,3 +184,6 @@ def test_quick_tier_preset_learns_spread():
     evaluates 500); measured 0.44 with seed 0, 0.47 with seed 1 (docs/baselines/maddpg.md)."""
     result = run_experiment("spread", PATH, 0, "quick", task_kwargs={"continuous_actions": True})
     assert result.final_scores()["default"] > 0.25
+    # standing still scores 0.06 on continuous spread: the final point must also lie 3 SE of
+    # the difference above max(no-op, random) on the same 500 worlds (trivial_policies.py)
+    assert_beats_trivial(result.curves["default"][1][-1], "spread", "quick", continuous=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import speed_goals
 import speed_peers as peers
 
 from coopbench.envs import TASKS, kernels
@@ -94,25 +95,29 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ours_kernels = ["numba", "numpy"] if kernels.HAVE_NUMBA else ["numpy"]
 
-    rows = []
+    rows, judged = [], []
 
-    def row(face, b, peer, rates, goal) -> None:
+    def row(face, b, peer, rates, group) -> None:
         for kernel in ours_kernels:
             ours = rates[kernel]
             ratios = [o / p for o, p in zip(ours, rates[peer], strict=True)]
             ratio = statistics.median(ratios)
+            goal = speed_goals.goal_of(group)
+            # the median per-round ratio, judged against the goal (peer rate = ours / ratio)
+            judged.append(speed_goals.GoalRow(f"{group} ({kernel})", ratio, peer, 1.0, goal))
+            met = judged[-1].status
             rows.append(
                 f"| {face} | {b} | {kernel} | {statistics.median(ours):,.0f} | {peer} | "
                 f"{statistics.median(rates[peer]):,.0f} | **{ratio:.1f}x** "
-                f"({min(ratios):.1f}-{max(ratios):.1f}) | >= {goal}x | "
-                f"{'yes' if ratio >= goal else 'NO'} |"
+                f"({min(ratios):.1f}-{max(ratios):.1f}) | >= {goal:g}x | "
+                f"{'**' + met + '**' if met == speed_goals.MISSED else met} |"
             )
         print(f"measured {face} B={b}", file=sys.stderr, flush=True)
 
     episodes = 4
     runners = {k: with_kernel(k, lambda: peers.ours_pettingzoo(episodes)) for k in ours_kernels}
     runners["mpe2"] = peers.mpe2_pettingzoo(episodes)
-    row("PettingZoo", 1, "mpe2", compare(runners, args.rounds, args.seconds), 5)
+    row("PettingZoo", 1, "mpe2", compare(runners, args.rounds, args.seconds), "pettingzoo spread")
 
     vmas = peers.have_vmas()
     if vmas:
@@ -130,9 +135,8 @@ def main(argv: list[str] | None = None) -> None:
                 )
             continue
         runners["vmas"] = peers.vmas_batched(b, 1)
-        row(
-            "batched", b, "vmas", compare(runners, args.rounds, args.seconds), 2 if b <= 1024 else 1
-        )
+        rates = compare(runners, args.rounds, args.seconds)
+        row("batched", b, "vmas", rates, f"batched spread B={b}")
         del runners
 
     task_rows = []
@@ -157,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
+    print(f"\n{speed_goals.summary(judged)}")
     if task_rows:
         print("\nEvery task's batched face, random discrete actions (env-steps/s):\n")
         print("| task | B | " + " | ".join(ours_kernels) + " |")

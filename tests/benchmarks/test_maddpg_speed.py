@@ -48,7 +48,7 @@ def train_once(overrides: dict, continuous: bool) -> tuple[float, float]:
 @pytest.mark.bench
 @pytest.mark.parametrize("continuous", [False, True], ids=["discrete", "continuous"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_maddpg_throughput(benchmark, case, continuous):
+def test_maddpg_throughput(benchmark, record_rate, case, continuous):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -58,5 +58,6 @@ def test_maddpg_throughput(benchmark, case, continuous):
     benchmark.extra_info["env_steps_per_s"] = round(rate)
     benchmark.extra_info["env_steps_per_cpu_s"] = round(cpu_rate)  # robust on a shared machine
     kind = "continuous" if continuous else "discrete"
+    record_rate(f"maddpg {case} {kind}", "coopbench", rate)  # no peer: listed without a goal
     print(f"\nMADDPG {case} {kind}: {rate:.0f} env steps/s, {cpu_rate:.0f} per CPU second")
     assert rate > 0 and cpu_rate > 0

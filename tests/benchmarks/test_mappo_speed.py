@@ -81,7 +81,7 @@ def benchmarl(num_envs: int = NUM_ENVS) -> float:
 
 @pytest.mark.bench
 @pytest.mark.parametrize("library", ["coopbench", "benchmarl"])
-def test_mappo_throughput(benchmark, library: str) -> None:
+def test_mappo_throughput(benchmark, record_rate, library: str) -> None:
     if library == "benchmarl":
         pytest.importorskip("benchmarl")
     threads = torch.get_num_threads()
@@ -92,5 +92,6 @@ def test_mappo_throughput(benchmark, library: str) -> None:
     finally:
         torch.set_num_threads(threads)
     benchmark.extra_info["env_steps_per_s"] = round(rate)
+    record_rate("mappo spread", library, rate)  # ratio vs the goal in the closing summary
     print(f"\nMAPPO spread ({library}, {NUM_ENVS} worlds): {rate:.0f} env steps/s")
     assert rate > 0

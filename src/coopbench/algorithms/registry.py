@@ -44,8 +44,18 @@ def get_algorithm(name_or_path: str) -> type[Algorithm]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"cannot import algorithm module {module_name!r}: {exc}") from None
-    cls = getattr(module, attr, None)
+        name = exc.name if isinstance(exc, ModuleNotFoundError) else None
+        missing = name is not None and f"{module_name}.".startswith(f"{name}.")
+        hint = (
+            " (make it importable: set PYTHONPATH to the folder holding it, e.g. PYTHONPATH=., "
+            "or pip install its package)"
+            if missing
+            else ""
+        )
+        raise ValueError(f"cannot import algorithm module {module_name!r}: {exc}{hint}") from None
+    if not hasattr(module, attr):
+        raise ValueError(f"module {module_name} has no attribute {attr}; expected a class name")
+    cls = getattr(module, attr)
     if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
         raise ValueError(
             f"{path!r} is not an Algorithm subclass (found {type(cls).__name__}); "

@@ -48,6 +48,8 @@ class MutualQConfig:
     eps_decay: float = 0.999  # ε multiplied after every update (thesis: 0.999)
     eps_min: float = 0.05  # ε floor (thesis: 0.01)
     target_every: int = 250  # updates between target copies (thesis: ch. 2 none, ch. 3 100)
+    anneal_lr: bool = False  # lr falls linearly to 0 at the budget (thesis: constant)
+    double: bool = False  # double Q-learning target: online argmax, target value (thesis: no)
 
 
 class GreedyQ1:
@@ -55,21 +57,46 @@ class GreedyQ1:
 
     centralised = False
 
-    def __init__(self, net: BatchedMLP, n_agents: int) -> None:
-        self.net, self.n_agents = net, n_agents
+    def __init__(self, net: BatchedMLP, n_agents: int, device: str = "cpu") -> None:
+        self.net, self.n_agents, self.device = net, n_agents, device
 
     @torch.no_grad()
     def q1(self, obs: np.ndarray) -> torch.Tensor:
-        x = _with_id(torch.as_tensor(obs, dtype=torch.float32), self.n_agents)
+        x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        x = torch.cat([x, agent_one_hot(x.shape[0], self.n_agents, self.device)], -1)
         b, n = x.shape[:2]
         return self.net(x.reshape(1, b * n, -1), members=slice(0, 1))[0].reshape(b, n, -1)
 
     def __call__(self, obs: np.ndarray, state: np.ndarray | None = None) -> np.ndarray:
-        return self.q1(obs).argmax(-1).numpy()
+        return self.q1(obs).argmax(-1).cpu().numpy()
 
 
-def _with_id(obs: torch.Tensor, n_agents: int) -> torch.Tensor:
-    return torch.cat([obs, agent_one_hot(obs.shape[0], n_agents)], -1)
+_POSITIVE_INTS = ("num_envs", "m", "batch_size", "updates_per_step", "buffer_size", "target_every")
+_UNIT_INTERVAL = ("gamma", "eps_start", "eps_min")
+
+
+def _check_config(cfg: MutualQConfig) -> None:
+    """One-line ``ValueError`` naming the first invalid field and what it should be."""
+    for name in _POSITIVE_INTS:
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r} is invalid; expected a positive integer")
+    for name in _UNIT_INTERVAL:
+        if not 0.0 <= getattr(cfg, name) <= 1.0:
+            raise ValueError(
+                f"{name}={getattr(cfg, name)!r} is invalid; expected a value in [0, 1]"
+            )
+    checks = (
+        ("c", cfg.c >= 0, "expected C ≥ 0"),
+        ("lr", cfg.lr > 0, "expected a positive learning rate"),
+        ("eps_decay", 0 < cfg.eps_decay <= 1, "expected a factor in (0, 1]"),
+        ("omega_sigma", cfg.omega_sigma > 0, "expected a positive width in env steps"),
+        ("learning_starts", cfg.learning_starts >= 0, "expected ≥ 0 env steps"),
+        ("hidden", all(h >= 1 for h in cfg.hidden), "expected positive layer sizes"),
+    )
+    for name, ok, expected in checks:
+        if not ok:
+            raise ValueError(f"{name}={getattr(cfg, name)!r} is invalid; {expected}")
 
 
 class MutualQ(Algorithm):
@@ -82,22 +109,18 @@ class MutualQ(Algorithm):
 
     def __init__(self, spec, config: MutualQConfig, seed: int, device: str = "cpu") -> None:
         super().__init__(spec, config, seed, device)
-        if config.m < 1 or config.c < 0 or config.batch_size < 1:
-            raise ValueError(
-                f"m={config.m}, c={config.c}, batch_size={config.batch_size}: expected m ≥ 1, "
-                "c ≥ 0 and batch_size ≥ 1"
-            )
+        _check_config(config)
         seed_everything(seed)
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)  # weights drawn on the CPU: same on any device
         self.in_dim = spec.obs_dim + spec.n_agents
         sizes = (self.in_dim, *config.hidden, spec.n_actions)
-        self.q = BatchedMLP(config.m, sizes, gen)
-        self.target = BatchedMLP(config.m, sizes, gen)
+        self.q = BatchedMLP(config.m, sizes, gen).to(device)
+        self.target = BatchedMLP(config.m, sizes, gen).to(device)
         self.target.load_state_dict(self.q.state_dict())
         self.opt = torch.optim.Adam(self.q.parameters(), lr=config.lr)
         self.rng = np.random.default_rng(seed)
         self.eps, self.updates = config.eps_start, 0
-        self.policy = GreedyQ1(self.q, spec.n_agents)
+        self.policy = GreedyQ1(self.q, spec.n_agents, device)
 
     @classmethod
     def label(cls, config: MutualQConfig) -> str:
@@ -105,9 +128,20 @@ class MutualQ(Algorithm):
 
     @classmethod
     def preset(cls, task_id: str, tier: str) -> dict[str, Any]:
-        """quick (100k env steps): ε reaches its floor after ~4k updates; standard (1M): ~20k."""
+        """quick (100k env steps): ε reaches its floor after ~4k updates; two updates per
+        step, lr 1e-3 annealed to 0 at the budget and double-Q targets (docs/baselines/
+        mutual_q.md, "Quick preset"); standard (1M): ε floor after ~20k updates. The same
+        for every task."""
         if tier == "quick":
-            return {"num_envs": 8, "eps_decay": 0.99925, "learning_starts": 2_000}
+            return {
+                "num_envs": 8,
+                "eps_decay": 0.99925,  # per update: the ε floor after ~4k updates (~18k steps)
+                "learning_starts": 2_000,
+                "updates_per_step": 2,
+                "lr": 1e-3,
+                "anneal_lr": True,
+                "double": True,
+            }
         if tier == "standard":
             return {"num_envs": 16, "eps_decay": 0.99985, "learning_starts": 10_000}
         return {}
@@ -133,6 +167,7 @@ class MutualQ(Algorithm):
         buffer = ReplayBuffer(cfg.buffer_size, fields)
         ids = np.broadcast_to(np.eye(n, dtype=np.float32), (b, n, n))
         obs, _ = env.reset(seed=self.seed)
+        budget = env.steps_taken + env.remaining
         while not env.exhausted:
             actions = self.policy(obs)
             explore = self.rng.random((b, n)) < self.eps
@@ -149,6 +184,9 @@ class MutualQ(Algorithm):
             if terminated.any() or truncated.any():
                 obs, _ = env.reset()
             if env.steps_taken >= cfg.learning_starts:
+                if cfg.anneal_lr:
+                    for group in self.opt.param_groups:
+                        group["lr"] = cfg.lr * (1.0 - env.steps_taken / budget)
                 for _ in range(cfg.updates_per_step):
                     loss = self.update(buffer.sample(cfg.batch_size, self.rng), env.steps_taken)
                 hooks.log(loss=loss, epsilon=self.eps)
@@ -156,13 +194,18 @@ class MutualQ(Algorithm):
     def update(self, batch: dict[str, np.ndarray], env_step: int) -> float:
         """One Adam step on eq. 2.2 for all m estimators; returns Q_1's loss."""
         cfg, m = self.config, self.config.m
-        t = {k: torch.from_numpy(v) for k, v in batch.items()}
+        t = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
         obs = t["obs"].expand(m, *t["obs"].shape)
         q_sa = self.q(obs).gather(-1, t["action"].expand(m, -1)[..., None])[..., 0]
         with torch.no_grad():
-            v_next = self.target(t["next_obs"].expand(m, *t["next_obs"].shape)).max(-1).values
+            next_obs = t["next_obs"].expand(m, *t["next_obs"].shape)
+            q_next = self.target(next_obs)
+            if cfg.double:  # each estimator's own online argmax, valued by its target
+                v_next = q_next.gather(-1, self.q(next_obs).argmax(-1, keepdim=True))[..., 0]
+            else:
+                v_next = q_next.max(-1).values
             target = t["reward"] + cfg.gamma * (1 - t["done"]) * v_next
-        weight = torch.tensor(self.weight(env_step), dtype=torch.float32)
+        weight = torch.tensor(self.weight(env_step), dtype=torch.float32, device=self.device)
         loss = mutual_q_loss(q_sa, target, weight, cfg.detach_others)
         self.opt.zero_grad()
         loss.sum().backward()

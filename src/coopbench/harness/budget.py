@@ -40,7 +40,7 @@ class BudgetEnv:
                 f"budget={budget!r} is invalid; expected a positive number of env steps"
             )
         points = [int(s) for s in schedule]
-        if points != sorted(set(points)) or points[-1] != budget or points[0] < 0:
+        if not points or points != sorted(set(points)) or points[-1] != budget or points[0] < 0:
             raise ValueError(
                 f"schedule {points} is invalid; expected strictly increasing steps ending at "
                 f"the budget {budget}"

@@ -128,7 +128,7 @@ def policy_entries(cls: type[Algorithm], config: Any, policies: dict[str, Any]) 
     """Leaderboard label and flags of every policy. ``"default"`` is labelled
     ``cls.label(config)``; an algorithm may name the others with an optional classmethod
     ``policy_labels(config) -> {name: label}``, else they read ``f"{label}-{name}"``."""
-    base = cls.label(config)
+    base = cls.label(config) or cls.__name__  # a class without name/display_name
     custom = getattr(cls, "policy_labels", None)
     labels = dict(custom(config)) if callable(custom) else {}
     return {

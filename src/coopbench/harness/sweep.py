@@ -263,7 +263,10 @@ def _run_ray(jobs: list[Job], db_path: str | None, bar: _Bar) -> dict:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             job = refs[ready[0]]
-            outcome, calls = ray.get(ready[0])
+            try:
+                outcome, calls = ray.get(ready[0])
+            except Exception as exc:  # the task or its worker died: record it, go on
+                outcome, calls = _outcome(job, error=exc), []
             replay(store, calls)
             outcomes[job] = outcome
             bar.advance(outcome)
