@@ -17,7 +17,7 @@ SCHEDULE = (0, 30, 60, 90, 100)
 
 
 def zeros(env):
-    return np.zeros((env.num_envs, env.spec.n_agents), dtype=int)
+    return np.zeros((env.num_envs, env.task.n_agents), dtype=int)
 
 
 def drive(num_envs: int, budget: int = 100, schedule=SCHEDULE):

@@ -245,7 +245,7 @@ def test_absolute_metric_uses_best_checkpoint(cls):
     assert result.best_step["default"] == 30
     good = evaluate_policy(
         PeakPolicy(lambda: 30),
-        make_batched("spread", 1).spec,
+        make_batched("spread", 1).task,
         PROTO.absolute_episodes,
         PROTO.absolute_seed,
     )

@@ -66,7 +66,7 @@ def test_batched_mlp_equals_torch_mlp() -> None:
 
 
 def _spec(task: str = "spread", **kw):
-    return make_batched(task, 1, **kw).spec
+    return make_batched(task, 1, **kw).task
 
 
 def test_checkpoint_round_trip_is_exact(tmp_path) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from coopbench.validation import check_int
+
 __all__ = [
     "Interval",
     "curve_auc",
@@ -75,15 +77,13 @@ def _runs_by_tasks(values: ArrayLike, name: str) -> np.ndarray:
 
 
 def _check_reps_confidence(reps: int, confidence: float) -> None:
-    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
-        raise ValueError(f"reps must be a positive integer, got {reps!r}")
+    check_int(reps, "reps")
     if not (0.0 < confidence < 1.0):
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
 
 
 def _check_budget(budget: int) -> None:
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget <= 0:
-        raise ValueError(f"budget must be a positive integer number of env steps, got {budget!r}")
+    check_int(budget, "budget")
 
 
 def _curve(steps: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

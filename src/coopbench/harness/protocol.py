@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from coopbench.validation import check_int
+
 EVAL_SEED = 1_000_003  # evaluation worlds; differs from the reference-return seed on purpose
 
 
@@ -45,9 +47,7 @@ class Protocol:
 
     def __post_init__(self) -> None:
         for name in ("budget", "eval_interval", "eval_episodes", "absolute_factor"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"protocol {name}={value!r} is invalid; expected a positive int")
+            check_int(getattr(self, name), f"protocol {name}")
 
     @property
     def absolute_episodes(self) -> int:
@@ -67,11 +67,7 @@ class Protocol:
         """The same tier with another budget (``None`` keeps the tier's budget)."""
         if budget is None:
             return self
-        if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
-            raise ValueError(
-                f"budget={budget!r} is invalid; expected a positive number of env steps"
-            )
-        return replace(self, budget=budget)
+        return replace(self, budget=check_int(budget, "budget"))
 
     def as_dict(self) -> dict[str, int | str]:
         """The protocol as recorded in every result."""

@@ -30,6 +30,7 @@ from coopbench.harness.evaluate import EvaluationError, evaluate_policy
 from coopbench.harness.metadata import run_key, run_metadata
 from coopbench.harness.protocol import Protocol, get_protocol
 from coopbench.stats import normalise
+from coopbench.validation import check_int
 
 
 class AlgorithmError(RuntimeError):
@@ -75,9 +76,7 @@ class RunResult:
 
 
 def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r} is invalid; expected a non-negative integer")
-    return int(seed)
+    return check_int(seed, "seed", minimum=0)
 
 
 def seed_all(seed: int) -> None:
@@ -108,7 +107,7 @@ def prepare_run(
     protocol = (tier if isinstance(tier, Protocol) else get_protocol(tier)).with_budget(budget)
     cls = get_algorithm(algo)
     config = build_config(cls, task, protocol.tier, overrides or {})
-    spec = make_batched(task, 1, **(task_kwargs or {})).spec
+    spec = make_batched(task, 1, **(task_kwargs or {})).task
     return cls, config, protocol, spec
 
 
@@ -222,8 +221,8 @@ def run_experiment(
     )
     seed_all(seed)
     env = make_batched(task, config.num_envs, **(task_kwargs or {}))
-    algorithm = cls(env.spec, config, seed, device)
-    meta = run_metadata(env.spec, algo, cls, config, seed, protocol, algorithm.policies(), device)
+    algorithm = cls(env.task, config, seed, device)
+    meta = run_metadata(env.task, algo, cls, config, seed, protocol, algorithm.policies(), device)
     key = run_key(meta)
     bar, tick = (
         _progress_bar(protocol.budget, f"{task} {algo} seed {seed}") if progress else (None, None)

@@ -18,6 +18,7 @@ import torch
 from coopbench.reproduce import report
 from coopbench.reproduce.cartpole import CH2_CONFIGS, Protocol, run_mutual
 from coopbench.reproduce.heterogeneous import run_heterogeneous
+from coopbench.validation import check_int
 
 NAMES = ("thesis-mutual-q", "thesis-heterogeneous", "thesis")
 
@@ -90,11 +91,12 @@ def run(
     """
     if name not in NAMES:
         raise ValueError(f"unknown reproduction {name!r}; expected one of {NAMES}")
-    if trials < 1 or workers < 1 or steps < 100:
-        raise ValueError(
-            f"trials={trials}, workers={workers}, steps={steps}: expected trials ≥ 1, "
-            "workers ≥ 1 and steps ≥ 100"
-        )
+    for arg, value, minimum in (
+        ("trials", trials, 1),
+        ("workers", workers, 1),
+        ("steps", steps, 100),
+    ):
+        check_int(value, arg, minimum)
     summaries = {}
     if name in ("thesis-mutual-q", "thesis"):
         result = _parallel(_chapter2, trials, workers, steps)
