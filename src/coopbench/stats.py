@@ -21,6 +21,8 @@ from coopbench.validation import check_int
 
 __all__ = [
     "Interval",
+    "bootstrap_difference_ci",
+    "bootstrap_replicates",
     "curve_auc",
     "iqm",
     "iqm_interval",
@@ -188,26 +190,24 @@ def _percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, 
     return float(low), float(high)
 
 
-def stratified_bootstrap_ci(
+def bootstrap_replicates(
     scores: ArrayLike,
     statistic: Callable[..., Any] = iqm,
     reps: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """Point estimate and percentile bootstrap interval of an aggregate over runs and tasks.
+    seed: int | np.random.Generator = 0,
+) -> np.ndarray:
+    """``statistic`` of ``reps`` stratified resamples of ``scores`` ``[runs, tasks]`` (1-D
+    means one task): ``[reps]`` float64.
 
-    ``scores`` is ``[runs, tasks]`` (1-D means one task). Each replicate resamples the runs
-    with replacement independently within every task (rliable's stratified bootstrap, the seed
-    is the resampling unit), so the uncertainty is that of re-running the seeds on the same
-    tasks. ``statistic(a, axis=(-2, -1))`` must reduce the trailing ``[runs, tasks]`` axes of
-    ``a`` (``iqm``, ``np.mean``, ``np.median`` all do); it is applied to whole batches of
-    replicates at once. Returns ``(point, low, high)``, the point computed on the data.
+    Each replicate resamples the runs with replacement independently within every task
+    (rliable's stratified bootstrap, the seed is the resampling unit). ``statistic(a,
+    axis=(-2, -1))`` must reduce the trailing ``[runs, tasks]`` axes of ``a`` (``iqm``,
+    ``np.mean``, ``np.median`` all do); it is applied to whole batches of replicates at once.
+    ``seed``: an int, or a generator to draw from (several intervals from one stream).
     """
     data = _runs_by_tasks(scores, "scores")
-    _check_reps_confidence(reps, confidence)
+    check_int(reps, "reps")
     rng = np.random.default_rng(seed)
-    point = float(np.asarray(statistic(data, axis=(-2, -1))))
     values = np.empty(reps, dtype=np.float64)
     start = 0
     for batch in _chunks(reps, data.size):
@@ -219,7 +219,48 @@ def stratified_bootstrap_ci(
             )
         values[start : start + batch] = stat
         start += batch
-    low, high = _percentile_interval(values, confidence)
+    return values
+
+
+def stratified_bootstrap_ci(
+    scores: ArrayLike,
+    statistic: Callable[..., Any] = iqm,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int | np.random.Generator = 0,
+) -> tuple[float, float, float]:
+    """Point estimate and percentile bootstrap interval of an aggregate over runs and tasks.
+
+    The replicates are ``bootstrap_replicates(scores, statistic, reps, seed)``, so the
+    uncertainty is that of re-running the seeds on the same tasks. Returns ``(point, low,
+    high)``, the point computed on the data.
+    """
+    data = _runs_by_tasks(scores, "scores")
+    _check_reps_confidence(reps, confidence)
+    point = float(np.asarray(statistic(data, axis=(-2, -1))))
+    low, high = _percentile_interval(bootstrap_replicates(data, statistic, reps, seed), confidence)
+    return point, low, high
+
+
+def bootstrap_difference_ci(
+    x: ArrayLike,
+    y: ArrayLike,
+    statistic: Callable[..., Any] = iqm,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int | np.random.Generator = 0,
+) -> tuple[float, float, float]:
+    """``statistic(x) - statistic(y)`` with a percentile bootstrap interval, the runs of ``x``
+    and of ``y`` resampled independently (x's replicates drawn first). Returns
+    ``(point, low, high)``."""
+    xa, ya = _runs_by_tasks(x, "x"), _runs_by_tasks(y, "y")
+    _check_reps_confidence(reps, confidence)
+    rng = np.random.default_rng(seed)
+    point = float(np.asarray(statistic(xa, axis=(-2, -1)) - statistic(ya, axis=(-2, -1))))
+    diff = bootstrap_replicates(xa, statistic, reps, rng) - bootstrap_replicates(
+        ya, statistic, reps, rng
+    )
+    low, high = _percentile_interval(diff, confidence)
     return point, low, high
 
 
