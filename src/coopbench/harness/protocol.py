@@ -29,7 +29,7 @@ EVAL_SEED = 1_000_003  # evaluation worlds; differs from the reference-return se
 
 
 @dataclass(frozen=True)
-class Protocol:
+class TierProtocol:
     """One protocol tier; ``budget`` counts joint env steps summed over all training worlds.
 
     Budget semantics: the budget is exact — an algorithm never takes more than ``budget``
@@ -63,7 +63,7 @@ class Protocol:
         """Scheduled evaluation steps: 0, eval_interval, 2·eval_interval, …, budget."""
         return (*range(0, self.budget, self.eval_interval), self.budget)
 
-    def with_budget(self, budget: int | None) -> Protocol:
+    def with_budget(self, budget: int | None) -> TierProtocol:
         """The same tier with another budget (``None`` keeps the tier's budget)."""
         if budget is None:
             return self
@@ -81,17 +81,17 @@ class Protocol:
         }
 
 
-PROTOCOLS: dict[str, Protocol] = {
-    "quick": Protocol(
+PROTOCOLS: dict[str, TierProtocol] = {
+    "quick": TierProtocol(
         "quick", budget=100_000, eval_interval=10_000, eval_episodes=500, eval_seed=EVAL_SEED
     ),
-    "standard": Protocol(
+    "standard": TierProtocol(
         "standard", budget=1_000_000, eval_interval=10_000, eval_episodes=500, eval_seed=EVAL_SEED
     ),
 }
 
 
-def get_protocol(tier: str) -> Protocol:
+def get_protocol(tier: str) -> TierProtocol:
     """The protocol of a tier name; ``ValueError`` listing the tiers otherwise."""
     try:
         return PROTOCOLS[tier]

@@ -28,7 +28,7 @@ from coopbench.harness.budget import BudgetEnv
 from coopbench.harness.config import build_config
 from coopbench.harness.evaluate import EvaluationError, evaluate_policy
 from coopbench.harness.metadata import run_key, run_metadata
-from coopbench.harness.protocol import Protocol, get_protocol
+from coopbench.harness.protocol import TierProtocol, get_protocol
 from coopbench.stats import normalise
 from coopbench.validation import check_int
 
@@ -97,14 +97,14 @@ def prepare_run(
     task: str,
     algo: str,
     seed: int,
-    tier: str | Protocol = "quick",
+    tier: str | TierProtocol = "quick",
     budget: int | None = None,
     overrides: dict[str, Any] | None = None,
     task_kwargs: dict[str, Any] | None = None,
-) -> tuple[type[Algorithm], Any, Protocol, TaskSpec]:
+) -> tuple[type[Algorithm], Any, TierProtocol, TaskSpec]:
     """Resolve and validate everything before anything runs: class, config, protocol, spec."""
     _check_seed(seed)
-    protocol = (tier if isinstance(tier, Protocol) else get_protocol(tier)).with_budget(budget)
+    protocol = (tier if isinstance(tier, TierProtocol) else get_protocol(tier)).with_budget(budget)
     cls = get_algorithm(algo)
     config = build_config(cls, task, protocol.tier, overrides or {})
     spec = make_batched(task, 1, **(task_kwargs or {})).task
@@ -129,7 +129,7 @@ class _Evaluator:
     def __init__(
         self,
         algo: Algorithm,
-        protocol: Protocol,
+        protocol: TierProtocol,
         sink: Any,
         key: str,
         tmp: Path,
@@ -202,7 +202,7 @@ def run_experiment(
     task: str,
     algo: str,
     seed: int,
-    tier: str | Protocol = "quick",
+    tier: str | TierProtocol = "quick",
     budget: int | None = None,
     overrides: dict[str, Any] | None = None,
     task_kwargs: dict[str, Any] | None = None,
@@ -211,7 +211,7 @@ def run_experiment(
     progress: bool = False,
 ) -> RunResult:
     """Train ``algo`` (a registered name or ``"pkg.mod:Class"``) on ``task`` under the
-    protocol ``tier`` (a tier name or a ``Protocol``; ``budget`` replaces its budget) and
+    protocol ``tier`` (a tier name or a ``TierProtocol``; ``budget`` replaces its budget) and
     evaluate every policy on the schedule. ``sink`` is a results store (``begin_run``/``add_eval``/
     ``finish_run``) or None. Errors: ``ValueError`` for bad input, ``EvaluationError`` for
     invalid actions, ``AlgorithmError`` when ``learn`` raises."""

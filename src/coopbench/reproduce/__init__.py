@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from coopbench.reproduce import report
-from coopbench.reproduce.cartpole import CH2_CONFIGS, Protocol, run_mutual
+from coopbench.reproduce.cartpole import CH2_CONFIGS, CartPoleSetup, run_mutual
 from coopbench.reproduce.heterogeneous import run_heterogeneous
 from coopbench.validation import check_int
 
@@ -56,7 +56,7 @@ PANELS = {  # plot panel → curves (the thesis's figures 2.1, 2.3-2.6 and 3.1-3
 
 def _chapter2(trials: int, seed: int, steps: int) -> dict:
     torch.set_num_threads(1)
-    return run_mutual(CH2_CONFIGS, trials, seed, Protocol(steps=steps))
+    return run_mutual(CH2_CONFIGS, trials, seed, CartPoleSetup(steps=steps))
 
 
 def _chapter3(trials: int, seed: int, steps: int) -> dict:
