@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from coopbench.envs.batched import BatchedEnv
+from coopbench.envs.episodes import Act, noop_actions, random_actions, rollout
 from coopbench.envs.heuristics import heuristic_policy
 from coopbench.envs.registry import TASKS, make_batched, make_task
-from coopbench.envs.rollout import Act, noop_actions, random_actions, rollout
 
 REFERENCE_EPISODES = 2000
 REFERENCE_SEED = 20240101  # evaluation worlds

@@ -1,4 +1,4 @@
-"""Headless rendering: RGB frames of a world drawn with Pillow (GIFs: ``rollout.save_gif``)."""
+"""Headless rendering: RGB frames of a world drawn with Pillow (GIFs: ``episodes.save_gif``)."""
 
 from __future__ import annotations
 
