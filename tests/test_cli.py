@@ -180,7 +180,7 @@ def test_render(capsys, tmp_path):
     assert main(["render", "--task", "cn-v1", "--policy", "random", "--out", "r.gif"]) == 0
     from tests.fixtures.mod import Algo
 
-    algo = Algo(__import__("coopbench.envs").envs.make_batched("cn-v1", 1).spec, Algo.Config(), 0)
+    algo = Algo(__import__("coopbench.envs").envs.make_batched("cn-v1", 1).task, Algo.Config(), 0)
     algo.values[:, 2] = 1.0
     algo.save(tmp_path / "ck.json")
     assert (

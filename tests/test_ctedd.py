@@ -28,7 +28,7 @@ TASK_KW = {"continuous_actions": True}
 
 
 def spec_of(task: str = "cn-v1"):
-    return make_batched(task, 1, **TASK_KW).spec
+    return make_batched(task, 1, **TASK_KW).task
 
 
 def tiny_config(**kw) -> CTEDDConfig:
@@ -49,7 +49,7 @@ class StepBudget:
 
     def __init__(self, task: str, num_envs: int, budget: int, after_step=None) -> None:
         self._env = make_batched(task, num_envs, **TASK_KW)
-        self.spec, self.num_envs, self.budget = self._env.spec, num_envs, budget
+        self.task, self.num_envs, self.budget = self._env.task, num_envs, budget
         self.steps_taken, self.after_step = 0, after_step
 
     def reset(self, seed=None):
@@ -391,7 +391,7 @@ def test_labels_presets_and_bad_input():
         with pytest.raises(ValueError, match=next(iter(bad))):
             CTEDD(spec_of(), replace(CTEDDConfig(), **bad), seed=0)
     with pytest.raises(ValueError, match="discrete"):
-        CTEDD(make_batched("cn-v1", 1).spec, CTEDDConfig(), seed=0)
+        CTEDD(make_batched("cn-v1", 1).task, CTEDDConfig(), seed=0)
 
 
 def test_fixed_sigma_ablation_samples_with_the_constant_and_skips_eq5():

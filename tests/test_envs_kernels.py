@@ -35,7 +35,7 @@ def compare_episodes(task: str, continuous: bool, episodes: int = 2, **kw) -> di
         o_ref, _ = ref.reset(seed=episode)
         o_fast, _ = fast.reset(seed=episode)
         np.testing.assert_allclose(o_fast, o_ref, atol=TOL)
-        for _ in range(ref.spec.max_cycles):
+        for _ in range(ref.task.max_cycles):
             if continuous:
                 noise = rng.uniform(-0.2, 1.2, (WORLDS, ref.task.n_agents, 5))
             else:
@@ -55,7 +55,7 @@ def compare_episodes(task: str, continuous: bool, episodes: int = 2, **kw) -> di
                 np.testing.assert_array_equal(out_fast[4][key], value)
                 events[key] = events.get(key, 0.0) + float(np.sum(value))
             np.testing.assert_allclose(fast.state(), ref.state(), atol=TOL)
-            events["contacts"] += float((ref.task.collisions(geometry(ref._world)) < 0).sum())
+            events["contacts"] += float((ref.rules.collisions(geometry(ref._world)) < 0).sum())
     return events
 
 

@@ -70,7 +70,7 @@ def test_batched_matches_pettingzoo(task: str, continuous: bool) -> None:
             np.testing.assert_array_equal(pz.state(), batched.state()[0])
             assert all(pz_trunc[a] == b_trunc[0] for a in agents)
             events += sum(float(np.sum(v)) for v in b_info.values())
-        assert b_trunc[0] and batched.t == pz.spec.max_cycles
+        assert b_trunc[0] and batched.t == pz.task.max_cycles
 
 
 @pytest.mark.parametrize("continuous", [False, True])
@@ -83,7 +83,7 @@ def test_whole_episodes_reproducible_from_seed(task: str, continuous: bool) -> N
         for ep in range(3):
             obs, _ = env.reset(seed=seed if ep == 0 else None)
             obs_log.append(obs)
-            for _ in range(env.spec.max_cycles):
+            for _ in range(env.task.max_cycles):
                 shape = (8, 3, 5) if continuous else (8, 3)
                 a = rng.uniform(0, 1, shape) if continuous else rng.integers(0, 5, shape)
                 obs, rew, *_ = env.step(a)

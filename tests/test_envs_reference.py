@@ -1,5 +1,6 @@
-"""Stored reference returns are recomputed; the heuristic clearly beats random; PF pushes
-and PP captures happen under the heuristic and (almost) never under random play."""
+"""Stored reference returns (random, no-op, heuristic) are recomputed; the heuristic clearly
+beats random; PF pushes and PP captures happen under the heuristic and (almost) never under
+random play."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from coopbench.envs import TASKS, make_batched, reference_returns
 from coopbench.envs.heuristics import heuristic_policy
-from coopbench.envs.reference import REFERENCE_SEED, policy_returns
+from coopbench.envs.reference import REFERENCE_POLICIES, REFERENCE_SEED, policy_returns
 
 EPISODES = 300
 STORED = json.loads(
@@ -26,7 +27,8 @@ def test_stored_references_recomputed(task: str, continuous: bool) -> None:
     within 4 standard errors of the difference (false-alarm rate ~6e-5 per check)."""
     mode = "continuous" if continuous else "discrete"
     stored = reference_returns(task, continuous_actions=continuous)
-    for policy in ("random", "heuristic"):
+    assert set(stored) == set(REFERENCE_POLICIES)
+    for policy in REFERENCE_POLICIES:
         fresh = policy_returns(
             task, policy, EPISODES, seed=REFERENCE_SEED + 1, continuous_actions=continuous
         )
@@ -37,6 +39,24 @@ def test_stored_references_recomputed(task: str, continuous: bool) -> None:
     gap = stored["heuristic"] - stored["random"]
     sem = np.hypot(STORED[task][mode]["random"]["sem"], STORED[task][mode]["heuristic"]["sem"])
     assert gap > 10 * sem
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_noop_is_the_zero_force_action(task: str) -> None:
+    """No-op play: discrete action 0 and the continuous zero vector both apply no force, so
+    on the same worlds they give the same returns (stored and fresh); with no force and no
+    contact an agent never moves."""
+    assert STORED[task]["discrete"]["noop"] == STORED[task]["continuous"]["noop"]
+    discrete = policy_returns(task, "noop", 20, continuous_actions=False)
+    continuous = policy_returns(task, "noop", 20, continuous_actions=True)
+    np.testing.assert_array_equal(discrete, continuous)
+    env = make_batched(task, 1)
+    env.reset(seed=5)
+    env._world.agent_pos[0] = [[-0.8, -0.8], [0.0, 0.8], [0.8, -0.8]]  # far apart
+    start = env._world.agent_pos.copy()
+    for _ in range(5):
+        env.step(np.zeros((1, 3), dtype=np.int64))
+    np.testing.assert_array_equal(env._world.agent_pos, start)
 
 
 def test_reference_returns_reject_non_default_config() -> None:
@@ -51,7 +71,7 @@ def event_counts(task: str, event: str, scripted: bool, episodes: int = 200) -> 
     policy = heuristic_policy(task)
     rng = np.random.default_rng(0)
     total = 0.0
-    for _ in range(env.spec.max_cycles):
+    for _ in range(env.task.max_cycles):
         actions = policy(env.state()) if scripted else rng.integers(0, 5, (episodes, 3))
         *_, info = env.step(actions)
         total += float(np.sum(info[event]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from coopbench.envs import make_batched
 from coopbench.envs import pp as pp_module
 from coopbench.envs.cn_v2 import pair_cost
 from coopbench.envs.core import Bodies, collision_pair_mask, physics_step
-from coopbench.envs.task import World
+from coopbench.envs.task import World, geometry
 
 
 def place(env, agents, landmarks, vel=None) -> None:
@@ -135,7 +137,7 @@ def test_state_layout() -> None:
     env.step(np.zeros((2, 3), dtype=np.int64))
     w: World = env._world
     s = env.state()
-    parts = env.task.split_state(s)
+    parts = env.rules.split_state(s)
     np.testing.assert_allclose(parts["agent_pos"], w.agent_pos, atol=1e-6)
     np.testing.assert_allclose(parts["agent_vel"], w.agent_vel, atol=1e-6)
     np.testing.assert_allclose(parts["landmark_pos"], w.landmark_pos, atol=1e-6)
@@ -146,7 +148,53 @@ def test_distance_observation_layout() -> None:
     env = make_batched("cn-v1", 1)
     place(env, [[0.0, 0.0], [0.3, 0.4], [1.0, 0.0]], [[0.0, 1.0], [0.0, -2.0], [3.0, 4.0]])
     env._world.agent_vel[0] = 0.0
-    obs = env.task.observe(
+    obs = env.rules.observe(
         env._world, __import__("coopbench.envs.task", fromlist=["g"]).geometry(env._world)
     )
     np.testing.assert_allclose(obs[0, 0], [0, 0, 0, 0, 1.0, 2.0, 5.0, 0.5, 1.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["spread", "cn-v1", "cn-v2", "pf", "pp"])
+def test_rewards_change_no_state(task: str) -> None:
+    """World updates (push, respawn) happen in ``update_world``; ``rewards`` is a pure
+    function of the distances and events: calling it again gives the same rewards and
+    leaves the world and the random stream untouched."""
+    env = make_batched(task, 16)
+    env.reset(seed=3)
+    rules, world = env.rules, env._world
+    for _ in range(5):
+        env.step(np.zeros((16, 3), dtype=np.int64))
+    geo = geometry(world)
+    context = rules.before_physics(world, np.zeros((16, 3, 2)), env._rng, compiled=False)
+    geo, events = rules.update_world(world, geo, context, env._rng)
+    before, draw = world.copy(), copy.deepcopy(env._rng).random()
+    first, _ = rules.rewards(geo, events)
+    second, _ = rules.rewards(geo, events)
+    np.testing.assert_array_equal(first, second)
+    for name in ("agent_pos", "agent_vel", "landmark_pos", "landmark_vel"):
+        np.testing.assert_array_equal(getattr(world, name), getattr(before, name))
+    assert env._rng.random() == draw
+
+
+def test_pf_update_world_pushes_and_pp_update_world_respawns() -> None:
+    """The two tasks whose rules move landmarks after the physics do it in ``update_world``."""
+    env = make_batched("pf", 1)
+    lms = [[-0.5, 0.0], [0.0, 0.8], [0.5, -0.8]]
+    place(env, [[-0.6, 0.0], [-0.1, 0.8], [0.4, -0.8]], lms, vel=[[0.5, 0.0]] * 3)
+    world = env._world
+    context = env.rules.before_physics(world, np.zeros((1, 3, 2)), env._rng, compiled=False)
+    world.agent_pos += 0.01  # every agent moved right during the step
+    geo, events = env.rules.update_world(world, geometry(world), context, env._rng)
+    assert events["push"][0]
+    np.testing.assert_allclose(world.landmark_pos[0], np.array(lms) + [0.05, 0.0])
+    np.testing.assert_allclose(geo.agent_landmark, geometry(world).agent_landmark)
+
+    env = make_batched("pp", 1)
+    ring = [[0.2 * np.cos(a), 0.2 * np.sin(a)] for a in (0, 2 * np.pi / 3, 4 * np.pi / 3)]
+    place(env, ring, [[0.0, 0.0], [0.9, 0.9]])
+    world = env._world
+    at_capture = geometry(world)
+    geo, events = env.rules.update_world(world, at_capture, None, env._rng)
+    assert events["captures"][0] == 1
+    assert geo is at_capture  # the rewards read the distances at the capture
+    assert np.linalg.norm(world.landmark_pos[0, 0]) > 0.4  # the captured prey respawned

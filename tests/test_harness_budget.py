@@ -10,14 +10,14 @@ import pytest
 
 from coopbench.algorithms.base import Algorithm, BudgetExhausted
 from coopbench.envs import make_batched
-from coopbench.harness import BudgetEnv, EvaluationError, Protocol, get_protocol, run_experiment
+from coopbench.harness import BudgetEnv, EvaluationError, TierProtocol, get_protocol, run_experiment
 
-PROTO = Protocol("test", budget=100, eval_interval=30, eval_episodes=4, eval_seed=5)
+PROTO = TierProtocol("test", budget=100, eval_interval=30, eval_episodes=4, eval_seed=5)
 SCHEDULE = (0, 30, 60, 90, 100)
 
 
 def zeros(env):
-    return np.zeros((env.num_envs, env.spec.n_agents), dtype=int)
+    return np.zeros((env.num_envs, env.task.n_agents), dtype=int)
 
 
 def drive(num_envs: int, budget: int = 100, schedule=SCHEDULE):
@@ -105,7 +105,7 @@ def test_protocols():
     assert quick.schedule() == tuple(range(0, 100_001, 10_000))
     assert quick.absolute_episodes == 10 * quick.eval_episodes
     assert quick.absolute_seed != quick.eval_seed
-    assert Protocol("x", 25, 10, 2, 0).schedule() == (0, 10, 20, 25)
+    assert TierProtocol("x", 25, 10, 2, 0).schedule() == (0, 10, 20, 25)
     with pytest.raises(ValueError, match="unknown protocol tier 'huge'"):
         get_protocol("huge")
     for bad in (0, -1, 1.5, True):

@@ -15,7 +15,7 @@ import pytest
 from coopbench.algorithms.base import Algorithm
 from coopbench.algorithms.registry import get_algorithm
 from coopbench.envs import make_batched
-from coopbench.harness import Protocol, run_experiment
+from coopbench.harness import TierProtocol, run_experiment
 from coopbench.harness.budget import BudgetEnv
 from coopbench.harness.sweep import run_sweep
 from coopbench.results.store import Store
@@ -81,7 +81,7 @@ class NoNameAlgo(Algorithm):
 
 
 def test_algorithm_without_a_name_is_labelled_by_its_class(tmp_path) -> None:
-    proto = Protocol("test", budget=8, eval_interval=4, eval_episodes=2, eval_seed=5)
+    proto = TierProtocol("test", budget=8, eval_interval=4, eval_episodes=2, eval_seed=5)
     with Store(str(tmp_path / "s.db")) as store:
         result = run_experiment(
             "spread", "tests.test_harness_errors:NoNameAlgo", 0, proto, sink=store

@@ -13,12 +13,12 @@ import pytest
 
 from coopbench.algorithms.base import Algorithm
 from coopbench.envs import TASKS, heuristic_policy, make_batched
-from coopbench.harness import AlgorithmError, EvaluationError, Protocol, run_experiment
+from coopbench.harness import AlgorithmError, EvaluationError, TierProtocol, run_experiment
 from coopbench.harness.config import parse_assignments
 from coopbench.harness.evaluate import evaluate_policy
 
 ROOT = Path(__file__).resolve().parents[1]
-PROTO = Protocol("test", budget=100, eval_interval=30, eval_episodes=4, eval_seed=5)
+PROTO = TierProtocol("test", budget=100, eval_interval=30, eval_episodes=4, eval_seed=5)
 REFS = json.loads((ROOT / "src/coopbench/envs/reference_returns.json").read_text())
 
 
@@ -245,7 +245,7 @@ def test_absolute_metric_uses_best_checkpoint(cls):
     assert result.best_step["default"] == 30
     good = evaluate_policy(
         PeakPolicy(lambda: 30),
-        make_batched("spread", 1).spec,
+        make_batched("spread", 1).task,
         PROTO.absolute_episodes,
         PROTO.absolute_seed,
     )
@@ -260,7 +260,7 @@ def test_absolute_metric_uses_best_checkpoint(cls):
 def test_random_scores_zero_heuristic_scores_one(task):
     """Neither learns; their absolute metric (1000 episodes) must land within 4 standard
     errors (from the stored per-episode std) of 0 and 1 respectively."""
-    proto = Protocol("test", budget=10, eval_interval=10, eval_episodes=20, eval_seed=11)
+    proto = TierProtocol("test", budget=10, eval_interval=10, eval_episodes=20, eval_seed=11)
     entry = REFS[task]["discrete"]
     gap = entry["heuristic"]["mean"] - entry["random"]["mean"]
     for algo, target in (("random", 0.0), ("heuristic", 1.0)):

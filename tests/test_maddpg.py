@@ -31,7 +31,7 @@ def train(task="spread", seed=0, budget=200, continuous=False, **overrides) -> M
     small = dict(num_envs=10, batch_size=32, learning_starts=100, update_every=5.0)
     config = dataclasses.replace(MADDPGConfig(), **{**small, **overrides})
     env = make_batched(task, config.num_envs, continuous_actions=continuous)
-    algo = MADDPG(env.spec, config, seed)
+    algo = MADDPG(env.task, config, seed)
     algo.learn(BudgetEnv(env, budget, [budget], lambda *_: None), Hooks())
     return algo
 
@@ -61,7 +61,7 @@ def test_labels_presets_and_paper_defaults():
     [("critic_input", "global"), ("batch_size", 0), ("update_every", 0.0), ("num_envs", 0)],
 )
 def test_bad_config_is_rejected(field, value):
-    spec = make_batched("spread", 1).spec
+    spec = make_batched("spread", 1).task
     with pytest.raises(ValueError, match=field):
         MADDPG(spec, dataclasses.replace(MADDPGConfig(), **{field: value}), 0)
 

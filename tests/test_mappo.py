@@ -38,7 +38,7 @@ class IdentityEnv:
 
     def __init__(self, num_envs: int, budget: int, continuous: bool = False, horizon: int = 4):
         n = 2
-        self.spec = TaskSpec(
+        self.task = TaskSpec(
             task_id="identity", version=0, agents=("a0", "a1"), n_landmarks=0, obs_dim=5,
             state_dim=n * 5 + 1, continuous_actions=continuous, max_cycles=horizon,
             obs_mode="identity", kwargs={},
@@ -49,7 +49,7 @@ class IdentityEnv:
         self.states: list[np.ndarray] = []  # every state() returned, for the bootstrap test
 
     def _draw(self) -> np.ndarray:
-        b, n = self.num_envs, self.spec.n_agents
+        b, n = self.num_envs, self.task.n_agents
         if self.continuous:
             self.obs = self.rng.uniform(0.2, 0.8, (b, n, 5)).astype(np.float32)
         else:
@@ -65,7 +65,7 @@ class IdentityEnv:
     def step(self, actions):
         if self.steps + self.num_envs > self.budget:
             raise BudgetExhausted("over budget")
-        if self.t >= self.spec.max_cycles:
+        if self.t >= self.task.max_cycles:
             raise RuntimeError("step after the horizon; call reset()")
         a = np.asarray(actions)
         if self.continuous:
@@ -76,7 +76,7 @@ class IdentityEnv:
             rewards = (a == self.obs.argmax(-1)).astype(np.float32)
         self.steps += self.num_envs
         self.t += 1
-        done = np.full(self.num_envs, self.t >= self.spec.max_cycles)
+        done = np.full(self.num_envs, self.t >= self.task.max_cycles)
         return self._draw(), rewards.astype(np.float32), np.zeros_like(done), done, {}
 
     def state(self) -> np.ndarray:
@@ -142,7 +142,7 @@ def test_gae_is_vectorised_over_worlds_and_agents() -> None:
 def test_rollout_bootstraps_from_the_final_state_not_the_reset_state() -> None:
     """At the horizon, next_values must be V(s_T) of the final state, before ``reset``."""
     env = IdentityEnv(num_envs=3, budget=10_000)
-    algo = MAPPO(env.spec, small_config(num_envs=3), seed=0)
+    algo = MAPPO(env.task, small_config(num_envs=3), seed=0)
     obs, _ = env.reset(seed=0)
     batch, _, _ = algo._rollout(env, obs, env.state(), horizon=4)
     assert batch["end"].tolist() == [[False] * 3] * 3 + [[True] * 3]
@@ -158,7 +158,7 @@ def test_rollout_bootstraps_from_the_final_state_not_the_reset_state() -> None:
 def test_identity_task_is_learned_discrete(cls) -> None:
     """Random play matches 20% of targets; the learned mode action must match ≥ 95%."""
     env = IdentityEnv(num_envs=16, budget=16 * 4 * 30)
-    algo = cls(env.spec, small_config(), seed=1)
+    algo = cls(env.task, small_config(), seed=1)
     algo.learn(env, NullHooks())
     test = IdentityEnv(num_envs=200, budget=10**9)
     obs, _ = test.reset(seed=123)
@@ -171,7 +171,7 @@ def test_identity_task_is_learned_continuous() -> None:
     """Random uniform actions are off by ≈0.27 per coordinate on average; learned: < 0.08."""
     env = IdentityEnv(num_envs=16, budget=16 * 4 * 100, continuous=True)
     # feature_norm off: a per-sample LayerNorm erases each target vector's mean and scale
-    algo = MAPPO(env.spec, small_config(ppo_epochs=8, feature_norm=False), seed=2)
+    algo = MAPPO(env.task, small_config(ppo_epochs=8, feature_norm=False), seed=2)
     algo.learn(env, NullHooks())
     test = IdentityEnv(num_envs=200, budget=10**9, continuous=True)
     obs, _ = test.reset(seed=123)
@@ -184,7 +184,7 @@ def test_identity_task_is_learned_continuous() -> None:
 def test_budget_is_respected_exactly_and_never_overshot() -> None:
     env = IdentityEnv(num_envs=7, budget=7 * 4 * 3 + 5)  # not a multiple of num_envs
     hooks = NullHooks()
-    MAPPO(env.spec, small_config(num_envs=7), seed=0).learn(env, hooks)
+    MAPPO(env.task, small_config(num_envs=7), seed=0).learn(env, hooks)
     assert env.steps_taken == 7 * 4 * 3 and env.exhausted
     assert len(hooks.rows) == 3 and {"policy_loss", "value_loss", "entropy"} <= set(hooks.rows[0])
 
@@ -192,14 +192,14 @@ def test_budget_is_respected_exactly_and_never_overshot() -> None:
 def test_partial_last_rollout_is_used() -> None:
     env = IdentityEnv(num_envs=4, budget=4 * 6)  # 1.5 episodes of 4 steps
     hooks = NullHooks()
-    MAPPO(env.spec, small_config(num_envs=4), seed=0).learn(env, hooks)
+    MAPPO(env.task, small_config(num_envs=4), seed=0).learn(env, hooks)
     assert env.steps_taken == 24 and len(hooks.rows) == 2
 
 
 def test_same_seed_same_parameters() -> None:
     def train(seed: int) -> list[torch.Tensor]:
         env = IdentityEnv(num_envs=8, budget=8 * 4 * 3)
-        algo = MAPPO(env.spec, small_config(num_envs=8), seed=seed)
+        algo = MAPPO(env.task, small_config(num_envs=8), seed=seed)
         algo.learn(env, NullHooks())
         return [p.detach().clone() for p in algo.actor.parameters()]
 
@@ -211,10 +211,10 @@ def test_same_seed_same_parameters() -> None:
 @pytest.mark.parametrize("continuous", [False, True])
 def test_save_load_round_trips_exactly(tmp_path: Path, continuous: bool) -> None:
     env = IdentityEnv(num_envs=8, budget=8 * 4 * 2, continuous=continuous)
-    trained = MAPPO(env.spec, small_config(num_envs=8, agent_id=True), seed=0)
+    trained = MAPPO(env.task, small_config(num_envs=8, agent_id=True), seed=0)
     trained.learn(env, NullHooks())
     trained.save(tmp_path / "ckpt.pt")
-    fresh = MAPPO(env.spec, small_config(num_envs=8, agent_id=True), seed=99)
+    fresh = MAPPO(env.task, small_config(num_envs=8, agent_id=True), seed=99)
     fresh.load(tmp_path / "ckpt.pt")
     obs = np.random.default_rng(0).uniform(0, 1, (32, 2, 5)).astype(np.float32)
     np.testing.assert_array_equal(
@@ -223,12 +223,12 @@ def test_save_load_round_trips_exactly(tmp_path: Path, continuous: bool) -> None
     for a, b in zip(trained.value_norm.buffers(), fresh.value_norm.buffers(), strict=True):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="does not fit this ippo"):  # critic shapes differ
-        IPPO(env.spec, small_config(num_envs=8, agent_id=True), seed=0).load(tmp_path / "ckpt.pt")
+        IPPO(env.task, small_config(num_envs=8, agent_id=True), seed=0).load(tmp_path / "ckpt.pt")
 
 
 def test_policy_is_decentralised_and_checks_shapes() -> None:
     env = IdentityEnv(num_envs=2, budget=100)
-    policy = MAPPO(env.spec, small_config(), seed=0).policies()["default"]
+    policy = MAPPO(env.task, small_config(), seed=0).policies()["default"]
     assert policy.centralised is False
     obs = np.eye(5, dtype=np.float32)[[[0, 1], [2, 3], [4, 0]]]
     out = policy(obs)
@@ -247,7 +247,7 @@ def test_bad_config_raises_value_error(field: str, value) -> None:
     env = IdentityEnv(num_envs=2, budget=100)
     cfg = dataclasses.replace(small_config(), **{field: value})
     with pytest.raises(ValueError, match=field):
-        MAPPO(env.spec, cfg, seed=0)
+        MAPPO(env.task, cfg, seed=0)
 
 
 def test_presets() -> None:

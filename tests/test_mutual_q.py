@@ -68,7 +68,7 @@ def test_batched_mlp_equals_torch_mlp() -> None:
 
 
 def _spec(task: str = "spread", **kw):
-    return make_batched(task, 1, **kw).spec
+    return make_batched(task, 1, **kw).task
 
 
 def test_checkpoint_round_trip_is_exact(tmp_path) -> None:
@@ -130,7 +130,7 @@ def test_anneal_lr_reaches_zero_at_the_budget() -> None:
 
     env = make_batched("spread", 8)
     cfg = MutualQ.Config(num_envs=8, hidden=(8,), batch_size=16, learning_starts=0, anneal_lr=True)
-    algo = MutualQ(env.spec, cfg, seed=0)
+    algo = MutualQ(env.task, cfg, seed=0)
     lrs: list[float] = []
 
     class Hooks:

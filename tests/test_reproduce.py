@@ -4,12 +4,13 @@ JSON, plot and table (a smoke test, not a claim)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
-from coopbench.reproduce import NAMES, run
+from coopbench.reproduce import CH2_CLAIMS, CH3_CLAIMS, NAMES, report, run
 from coopbench.reproduce.cartpole import CartPoleBatch
 
 
@@ -66,3 +67,39 @@ def test_bad_reproduction_name() -> None:
         run("thesis-v3", trials=1, out="unused")
     with pytest.raises(ValueError, match="trials=0"):
         run("thesis", trials=0, out="unused")
+
+
+THESIS = Path(__file__).parents[1] / "results" / "thesis"
+
+
+def test_report_bootstrap_is_the_stats_bootstrap() -> None:
+    """The report's intervals are coopbench.stats' percentile bootstrap of the mean, drawn
+    from the report's one generator: x's resamples, then y's (the textbook formula)."""
+    x, y = np.arange(7.0) ** 1.5, np.linspace(-2.0, 9.0, 5)
+    draw = np.random.default_rng(3)
+    mx = x[draw.integers(0, 7, (report.REPS, 7))].mean(1)
+    my = y[draw.integers(0, 5, (report.REPS, 5))].mean(1)
+    rng = np.random.default_rng(3)
+    np.testing.assert_allclose(
+        report.boot_diff(x, y, rng), [x.mean() - y.mean(), *np.percentile(mx - my, [2.5, 97.5])]
+    )
+    later = draw.integers(0, 7, (report.REPS, 7))  # the stream goes on where it stopped
+    np.testing.assert_allclose(
+        report.boot_mean(x, rng), [x.mean(), *np.percentile(x[later].mean(1), [2.5, 97.5])]
+    )
+
+
+def test_thesis_report_reproduced_from_its_json() -> None:
+    """results/thesis: the table renders from the stored summaries, and re-summarising the
+    stored curves gives the stored intervals and verdicts."""
+    stored = json.loads((THESIS / "thesis.json").read_text())
+    md = "\n".join(report.markdown(s, title) for title, s in stored.items())
+    assert md == (THESIS / "thesis.md").read_text()
+    for (title, summary), claims in zip(stored.items(), (CH2_CLAIMS, CH3_CLAIMS), strict=True):
+        curves = {k: v for k, v in summary.items() if k not in ("stats", "claims")}
+        again = report.summarise(curves, claims)
+        for label, st in summary["stats"].items():
+            for window in ("final", "late", "early"):
+                np.testing.assert_allclose(again["stats"][label][window], st[window], rtol=1e-9)
+        assert [c["verdict"] for c in again["claims"]] == [c["verdict"] for c in summary["claims"]]
+        assert report.markdown(again, title) == report.markdown(summary, title)

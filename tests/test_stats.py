@@ -182,7 +182,7 @@ def test_iqm_interval_wraps_bootstrap():
 
 
 def test_bootstrap_rejects_bad_inputs():
-    with pytest.raises(ValueError, match="reps must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="reps=0 is invalid; expected a positive integer"):
         stratified_bootstrap_ci(_data(4), reps=0)
     with pytest.raises(ValueError, match=r"confidence must be in \(0, 1\), got 1.5"):
         stratified_bootstrap_ci(_data(4), confidence=1.5)
@@ -237,7 +237,7 @@ def test_probability_of_improvement_rejects_mismatched_tasks():
         probability_of_improvement(np.ones((4, 3)), np.ones((4, 2)))
     with pytest.raises(ValueError, match="y must be finite"):
         probability_of_improvement([1.0], [np.nan])
-    with pytest.raises(ValueError, match="reps must be a positive integer, got -1"):
+    with pytest.raises(ValueError, match="reps=-1 is invalid; expected a positive integer"):
         probability_of_improvement_ci([1.0], [2.0], reps=-1)
 
 
@@ -273,8 +273,13 @@ def test_curve_auc_cuts_evaluations_past_budget():
         ([0, 10], [0.0, np.nan], 10, "scores must be finite"),
         ([0, 2.5], [0.0, 1.0], 10, "whole env-step counts, got 2.5"),
         ([[0, 10]], [[0.0, 1.0]], 10, "must be 1-D"),
-        ([0, 10], [0.0, 1.0], 0, "budget must be a positive integer.*got 0"),
-        ([0, 10], [0.0, 1.0], 10.0, "budget must be a positive integer.*got 10.0"),
+        ([0, 10], [0.0, 1.0], 0, r"budget=0 is invalid; expected a positive integer"),
+        (
+            [0, 10],
+            [0.0, 1.0],
+            10.0,
+            r"budget=10.0 is invalid; expected a positive integer",
+        ),
     ],
 )
 def test_curves_reject_bad_inputs(steps, scores, budget, message):

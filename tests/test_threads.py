@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from coopbench.harness import run_experiment
-from coopbench.harness.protocol import EVAL_SEED, Protocol
+from coopbench.harness.protocol import EVAL_SEED, TierProtocol
 from coopbench.harness.sweep import Job, run_sweep
 from coopbench.harness.threads import THREADS_ENV, resolve_threads, thread_policy
 from coopbench.results import Store
 
 ALGO = "tests.fixtures.threads_algo:ThreadsAlgo"
-TINY = Protocol("quick", budget=200, eval_interval=100, eval_episodes=4, eval_seed=EVAL_SEED)
+TINY = TierProtocol("quick", budget=200, eval_interval=100, eval_episodes=4, eval_seed=EVAL_SEED)
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from coopbench.cli import main
 from coopbench.harness import run_experiment
-from coopbench.harness.protocol import EVAL_SEED, Protocol
+from coopbench.harness.protocol import EVAL_SEED, TierProtocol
 from coopbench.harness.repeat import recorded_protocol
 from coopbench.leaderboard.verify import (
     VerifyError,
@@ -21,7 +21,7 @@ from coopbench.leaderboard.verify import (
 )
 from coopbench.results import Store, export_file
 
-TINY = Protocol("quick", budget=200, eval_interval=100, eval_episodes=8, eval_seed=EVAL_SEED)
+TINY = TierProtocol("quick", budget=200, eval_interval=100, eval_episodes=8, eval_seed=EVAL_SEED)
 USER = "tests.fixtures.mod:Algo"
 
 

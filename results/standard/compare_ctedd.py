@@ -1,4 +1,4 @@
-"""CTEDD vs MADDPG-1/-3 on one task, standard tier, continuous actions (issue 7's comparison).
+"""CTEDD vs MADDPG-1/-3 on one task, standard tier, continuous actions (the paper's comparison).
 
 Reads a results store, prints a markdown report: the leaderboard rows, probability of
 improvement (final score and AUC) for the paper's pairs, and the env steps each entry's IQM

@@ -2,7 +2,7 @@
 
 Subpackages never import each other upward: ``envs`` (tasks, no torch), ``algorithms``
 and ``baselines`` (learners), ``harness`` (budgets, evaluation, sweeps), ``leaderboard``
-(store and publishing). See ``docs/`` and DESIGN.md.
+(store and publishing). See ``docs/``.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -59,7 +59,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     ):
         table.add_column(col)
     for task in TASKS:
-        spec = make_batched(task, 1).spec
+        spec = make_batched(task, 1).task
         ref = reference_returns(task)
         table.add_row(
             task,
@@ -354,7 +354,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.checkpoint and not args.algo:
         raise CLIError("--checkpoint needs --algo (the algorithm that wrote it)")
     task_kwargs = _task_kwargs([args.task], args)
-    spec = make_batched(args.task, 1, **task_kwargs).spec
+    spec = make_batched(args.task, 1, **task_kwargs).task
     policy = None
     if args.algo:
         from coopbench.algorithms.registry import get_algorithm

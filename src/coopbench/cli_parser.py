@@ -11,28 +11,31 @@ import os
 import sys
 from collections.abc import Callable
 
+from coopbench.validation import check_int
+
 DB_ENV = "COOPBENCH_DB"
 DEFAULT_DB = "coopbench.db"
 BENCH_ALGOS = ("random", "heuristic", "mappo")  # the README's quick benchmark
 
 
-def _int_at_least(minimum: int, expected: str) -> Callable[[str], int]:
-    """An argparse ``type`` for integers ``>= minimum`` whose error says ``expected``."""
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for integers ``>= minimum`` (``check_int``'s message)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is invalid; expected {expected}")
-        return value
+        try:
+            return check_int(value, "value", minimum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
 
 
-_positive = _int_at_least(1, "a positive integer")
-_non_negative = _int_at_least(0, "an integer >= 0")
+_positive = _int_at_least(1)
+_non_negative = _int_at_least(0)
 
 
 def _threads_option(parser: argparse.ArgumentParser) -> None:

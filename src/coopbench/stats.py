@@ -17,9 +17,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from coopbench.validation import check_int
+
 __all__ = [
     "SUITE_AGGREGATES",
     "Interval",
+    "bootstrap_difference_ci",
+    "bootstrap_replicates",
     "curve_auc",
     "iqm",
     "iqm_interval",
@@ -80,15 +84,13 @@ def _runs_by_tasks(values: ArrayLike, name: str) -> np.ndarray:
 
 
 def _check_reps_confidence(reps: int, confidence: float) -> None:
-    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
-        raise ValueError(f"reps must be a positive integer, got {reps!r}")
+    check_int(reps, "reps")
     if not (0.0 < confidence < 1.0):
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
 
 
 def _check_budget(budget: int) -> None:
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget <= 0:
-        raise ValueError(f"budget must be a positive integer number of env steps, got {budget!r}")
+    check_int(budget, "budget")
 
 
 def _curve(steps: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -216,33 +218,72 @@ def _replicates(
     return np.concatenate(parts, axis=axis)
 
 
-def stratified_bootstrap_ci(
+def bootstrap_replicates(
     scores: ArrayLike,
     statistic: Callable[..., Any] = iqm,
     reps: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """Point estimate and percentile bootstrap interval of an aggregate over runs and tasks.
+    seed: int | np.random.Generator = 0,
+) -> np.ndarray:
+    """``statistic`` of ``reps`` stratified resamples of ``scores`` ``[runs, tasks]`` (1-D
+    means one task): ``[reps]`` float64.
 
-    ``scores`` is ``[runs, tasks]`` (1-D means one task). Each replicate resamples the runs
-    with replacement independently within every task (rliable's stratified bootstrap, the seed
-    is the resampling unit), so the uncertainty is that of re-running the seeds on the same
-    tasks. ``statistic(a, axis=(-2, -1))`` must reduce the trailing ``[runs, tasks]`` axes of
-    ``a`` (``iqm``, ``np.mean``, ``np.median`` all do); it is applied to whole batches of
-    replicates at once. Returns ``(point, low, high)``, the point computed on the data.
+    Each replicate resamples the runs with replacement independently within every task
+    (rliable's stratified bootstrap, the seed is the resampling unit). ``statistic(a,
+    axis=(-2, -1))`` must reduce the trailing ``[runs, tasks]`` axes of ``a`` (``iqm``,
+    ``np.mean``, ``np.median`` all do); it is applied to whole batches of replicates at once.
+    ``seed``: an int, or a generator to draw from (several intervals from one stream).
     """
     data = _runs_by_tasks(scores, "scores")
-    _check_reps_confidence(reps, confidence)
+    check_int(reps, "reps")
     rng = np.random.default_rng(seed)
-    point = float(np.asarray(statistic(data, axis=(-2, -1))))
     values = _replicates(rng, data, lambda a: statistic(a, axis=(-2, -1)), reps)
     if values.shape != (reps,):
         raise ValueError(
             f"statistic must reduce the trailing [runs, tasks] axes to one value per "
             f"replicate: expected shape ({reps},), got {values.shape[1:] or 'a scalar'} each"
         )
-    low, high = _percentile_interval(values, confidence)
+    return values
+
+
+def stratified_bootstrap_ci(
+    scores: ArrayLike,
+    statistic: Callable[..., Any] = iqm,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int | np.random.Generator = 0,
+) -> tuple[float, float, float]:
+    """Point estimate and percentile bootstrap interval of an aggregate over runs and tasks.
+
+    The replicates are ``bootstrap_replicates(scores, statistic, reps, seed)``, so the
+    uncertainty is that of re-running the seeds on the same tasks. Returns ``(point, low,
+    high)``, the point computed on the data.
+    """
+    data = _runs_by_tasks(scores, "scores")
+    _check_reps_confidence(reps, confidence)
+    point = float(np.asarray(statistic(data, axis=(-2, -1))))
+    low, high = _percentile_interval(bootstrap_replicates(data, statistic, reps, seed), confidence)
+    return point, low, high
+
+
+def bootstrap_difference_ci(
+    x: ArrayLike,
+    y: ArrayLike,
+    statistic: Callable[..., Any] = iqm,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int | np.random.Generator = 0,
+) -> tuple[float, float, float]:
+    """``statistic(x) - statistic(y)`` with a percentile bootstrap interval, the runs of ``x``
+    and of ``y`` resampled independently (x's replicates drawn first). Returns
+    ``(point, low, high)``."""
+    xa, ya = _runs_by_tasks(x, "x"), _runs_by_tasks(y, "y")
+    _check_reps_confidence(reps, confidence)
+    rng = np.random.default_rng(seed)
+    point = float(np.asarray(statistic(xa, axis=(-2, -1)) - statistic(ya, axis=(-2, -1))))
+    diff = bootstrap_replicates(xa, statistic, reps, rng) - bootstrap_replicates(
+        ya, statistic, reps, rng
+    )
+    low, high = _percentile_interval(diff, confidence)
     return point, low, high
 
 

@@ -1,4 +1,4 @@
-"""Runners for the speed comparison of issue 3 point 8: our two faces and their peers.
+"""Runners for the speed comparison (docs/speed.md): our two faces and their peers.
 
 Each ``*_runner`` builds one environment and returns ``(run, env_steps)``: ``run()``
 plays whole episodes of random actions (drawn in advance, so the timing is the
@@ -60,7 +60,7 @@ def mpe2_pettingzoo(episodes: int) -> Runner:
 def ours_batched(num_envs: int, episodes: int, seed: int = 0, task: str = "spread") -> Runner:
     """``make_batched(task, num_envs)`` with pre-drawn ``[B, 3]`` integer actions."""
     env = make_batched(task, num_envs)
-    horizon = env.spec.max_cycles
+    horizon = env.task.max_cycles
     actions = np.random.default_rng(seed).integers(0, 5, (horizon, num_envs, N_AGENTS))
     env.reset(seed=seed)
 

@@ -1,4 +1,4 @@
-"""Speed of the task environments against their peers (issue 3 point 8).
+"""Speed of the task environments against their peers (docs/speed.md).
 
 Run with ``pytest tests/benchmarks -m bench``; pytest-benchmark groups each
 comparison (``pettingzoo spread``, ``batched spread B=...``), both peers of a group

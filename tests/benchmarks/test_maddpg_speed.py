@@ -37,7 +37,7 @@ def train_once(overrides: dict, continuous: bool) -> tuple[float, float]:
     """(env steps per wall-clock second, env steps per CPU second of this process)."""
     config = dataclasses.replace(MADDPGConfig(), **overrides)
     env = make_batched("spread", config.num_envs, continuous_actions=continuous)
-    algo = MADDPG(env.spec, config, seed=0)
+    algo = MADDPG(env.task, config, seed=0)
     budget_env = BudgetEnv(env, BUDGET, [BUDGET], lambda *_: None)
     wall, cpu = time.perf_counter(), time.process_time()
     algo.learn(budget_env, _NoHooks())

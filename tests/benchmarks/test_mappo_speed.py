@@ -38,7 +38,7 @@ def ours(num_envs: int = NUM_ENVS) -> float:
     )
     env = make_batched("spread", config.num_envs)
     budget_env = BudgetEnv(env, BUDGET, [BUDGET], lambda *_: None)
-    algo = MAPPO(env.spec, config, seed=0)
+    algo = MAPPO(env.task, config, seed=0)
     start = time.perf_counter()
     algo.learn(budget_env, _NoHooks())
     return budget_env.steps_taken / (time.perf_counter() - start)

@@ -63,7 +63,7 @@ class Policy(Protocol):
 class TrainingEnv(Protocol):
     """What ``learn`` receives: a ``BatchedEnv`` with a budget (see ``harness.budget``)."""
 
-    spec: TaskSpec
+    task: TaskSpec
     num_envs: int
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict[str, Any]]: ...

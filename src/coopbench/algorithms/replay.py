@@ -12,14 +12,14 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from coopbench.validation import check_int
+
 
 class ReplayBuffer:
     """Fixed-capacity ring of transitions with per-field shapes and dtypes."""
 
     def __init__(self, capacity: int, fields: dict[str, tuple[tuple[int, ...], type]]) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity={capacity} is invalid; expected a positive integer")
-        self.capacity = int(capacity)
+        self.capacity = check_int(capacity, "capacity")
         self.data = {
             name: np.zeros((self.capacity, *shape), dtype=dtype)
             for name, (shape, dtype) in fields.items()

@@ -49,6 +49,7 @@ from coopbench.algorithms.gumbel import gumbel_softmax
 from coopbench.algorithms.networks import seed_everything, soft_update
 from coopbench.algorithms.replay import ReplayBuffer
 from coopbench.envs import TaskSpec
+from coopbench.validation import check_int
 
 CRITIC_INPUTS = ("obs", "state")
 
@@ -108,8 +109,7 @@ class MADDPG(Algorithm):
         if c.critic_input not in CRITIC_INPUTS:
             raise ValueError(f"critic_input={c.critic_input!r}; expected one of {CRITIC_INPUTS}")
         for field in ("num_envs", "batch_size", "buffer_size"):
-            if int(getattr(c, field)) < 1:
-                raise ValueError(f"{field}={getattr(c, field)} is invalid; expected >= 1")
+            check_int(getattr(c, field), field)
         if c.update_every <= 0:
             raise ValueError(f"update_every={c.update_every} is invalid; expected > 0")
         seed_everything(seed)

@@ -38,6 +38,7 @@ from coopbench.algorithms.networks import agent_one_hot, mlp, seed_everything
 from coopbench.algorithms.normalisers import VALUE_NORMS, make_value_norm
 from coopbench.algorithms.schedules import linear_anneal
 from coopbench.envs import TASKS, TaskSpec
+from coopbench.validation import check_int
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -399,9 +400,7 @@ def _validate(cfg: MAPPOConfig) -> None:
             f"activation={cfg.activation!r} is invalid; expected one of {list(ACTIVATIONS)}"
         )
     for name in ("num_envs", "rollout_episodes", "ppo_epochs", "num_minibatches", "hidden"):
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}={value!r} is invalid; expected a positive integer")
+        check_int(getattr(cfg, name), name)
     for name in ("lr", "critic_lr", "clip", "huber_delta", "max_grad_norm"):
         if not getattr(cfg, name) > 0:
             raise ValueError(f"{name}={getattr(cfg, name)!r} is invalid; expected > 0")
@@ -414,6 +413,6 @@ def _validate(cfg: MAPPOConfig) -> None:
 _QUICK = {"num_envs": 32, "num_minibatches": 4, "lr": 2e-3, "critic_lr": 2e-3}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {"*": {**_QUICK, "agent_id": True, "feature_norm": False}},
-    # not tuned in this session: the quick settings with the paper's learning-rate decay
+    # no sweep at 1M steps: the quick settings with the paper's learning-rate decay
     "standard": {"*": {**_QUICK, "agent_id": True, "feature_norm": False, "anneal_lr": True}},
 }

@@ -6,10 +6,10 @@
 """
 
 from coopbench.envs.batched import BatchedEnv, TaskSpec
+from coopbench.envs.episodes import rollout, save_gif
 from coopbench.envs.heuristics import heuristic_policy
 from coopbench.envs.reference import reference_returns
 from coopbench.envs.registry import TASKS, make, make_aec, make_batched, make_task, task_keywords
-from coopbench.envs.render import save_gif
 
 __all__ = [
     "TASKS",
@@ -21,6 +21,7 @@ __all__ = [
     "make_batched",
     "make_task",
     "reference_returns",
+    "rollout",
     "save_gif",
     "task_keywords",
 ]

@@ -10,6 +10,7 @@ The PettingZoo face is this class with B = 1, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,9 @@ from gymnasium.utils import seeding
 
 from coopbench.envs import kernels
 from coopbench.envs.core import action_force, physics_step
+from coopbench.envs.render import draw_frame
 from coopbench.envs.task import Geometry, Task, World, geometry
+from coopbench.validation import check_int
 
 N_ACTIONS = 5
 
@@ -78,19 +81,30 @@ class TaskSpec:
         )
 
 
+def deprecated_spec(env: Any) -> TaskSpec:
+    """``env.spec`` of a face: its ``env.task``, with a ``DeprecationWarning``."""
+    warnings.warn(
+        "env.spec is deprecated and will be removed in the next release; use env.task "
+        "(the same TaskSpec)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return env.task
+
+
 class BatchedEnv:
     """``num_envs`` worlds of one task, advanced together with one numpy expression (or one
-    compiled kernel, ``kernels.py``) per phase."""
+    compiled kernel, ``kernels.py``) per phase.
+
+    ``task``: the ``TaskSpec`` (what an algorithm needs to know); ``rules``: the ``Task``
+    whose rules step the worlds.
+    """
 
     def __init__(self, task: Task, num_envs: int, kernel: str | None = None) -> None:
         """``kernel``: ``"numba"`` or ``"numpy"`` (default: see ``kernels.resolve_kernel``)."""
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
-            raise ValueError(f"num_envs={num_envs!r} is invalid; expected a positive integer")
-        if num_envs < 1:
-            raise ValueError(f"num_envs={num_envs} is invalid; expected a positive integer")
-        self.task = task
-        self.spec = TaskSpec.of(task)
-        self.num_envs = int(num_envs)
+        self.num_envs = check_int(num_envs, "num_envs")
+        self.rules = task
+        self.task = TaskSpec.of(task)
         self.kernel = kernels.resolve_kernel(kernel)
         self._compiled = self.kernel == "numba"
         self._jit = kernels.jitted() if self._compiled else None
@@ -109,7 +123,7 @@ class BatchedEnv:
         """Start new episodes in every world; ``seed`` restarts the random stream."""
         if seed is not None:
             self._rng, _ = seeding.np_random(seed)
-        self._world = self.task.reset_world(self._rng, self.num_envs)
+        self._world = self.rules.reset_world(self._rng, self.num_envs)
         return self._observe(self._world, self._geometry(self._world)), {}
 
     def step(
@@ -117,7 +131,7 @@ class BatchedEnv:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Advance every world one step; a rejected action leaves the state unchanged."""
         world = self._require_running()
-        task = self.task
+        task = self.rules
         u = action_force(self.check_actions(actions), task.continuous_actions)
         context = task.before_physics(world, u, self._rng, self._compiled)
         if self._compiled:
@@ -138,19 +152,25 @@ class BatchedEnv:
             )
             geo = geometry(world)
         world.t += 1
-        rewards, info = task.rewards(world, geo, context, self._rng)
+        geo, events = task.update_world(world, geo, context, self._rng)
+        rewards, info = task.rewards(geo, events)
         if task.moves_landmarks:
             geo = self._geometry(world)
         obs = self._observe(world, geo)
         done = np.full(self.num_envs, world.t >= task.max_cycles)
         terminated = np.zeros(self.num_envs, dtype=bool)
-        return obs, rewards.astype(np.float32), terminated, done, info
+        return obs, rewards.astype(np.float32), terminated, done, {**events, **info}
 
     def state(self) -> np.ndarray:
         """Global state ``[B, state_dim]`` float32 for critics and heuristics."""
         if self._world is None:
-            raise RuntimeError(f"{self.spec.task_id}: call reset() before state()")
-        return self.task.state(self._world)
+            raise RuntimeError(f"{self.task.task_id}: call reset() before state()")
+        return self.rules.state(self._world)
+
+    @property
+    def spec(self) -> TaskSpec:
+        """Deprecated name of ``task``."""
+        return deprecated_spec(self)
 
     @property
     def t(self) -> int:
@@ -159,10 +179,7 @@ class BatchedEnv:
 
     def render(self, index: int = 0, size: int = 400) -> np.ndarray:
         """RGB frame ``[size, size, 3]`` uint8 of world ``index``."""
-        from coopbench.envs.render import draw_frame
-
-        world = self._require_world()
-        return draw_frame(self.task, world, index, size)
+        return draw_frame(self.rules, self._require_world(), index, size)
 
     # ----------------------------------------------------------------- kernels
     def _geometry(self, world: World) -> Geometry:
@@ -179,21 +196,21 @@ class BatchedEnv:
                 geo.agent_agent,
                 geo.agent_landmark,
                 self._obs_code,
-                self.spec.obs_dim,
+                self.task.obs_dim,
             )
-        return self.task.observe(world, geo)
+        return self.rules.observe(world, geo)
 
     # ----------------------------------------------------------------- checks
     def _require_world(self) -> World:
         if self._world is None:
-            raise RuntimeError(f"{self.spec.task_id}: call reset() before step()")
+            raise RuntimeError(f"{self.task.task_id}: call reset() before step()")
         return self._world
 
     def _require_running(self) -> World:
         world = self._require_world()
         if world.t >= self.task.max_cycles:
             raise RuntimeError(
-                f"{self.spec.task_id}: the episode ended after max_cycles={self.task.max_cycles} "
+                f"{self.task.task_id}: the episode ended after max_cycles={self.task.max_cycles} "
                 "steps; call reset() (step does not auto-reset)"
             )
         return world
@@ -203,7 +220,7 @@ class BatchedEnv:
 
         Raises ``ValueError`` naming the world, the agent, the bad value and the space.
         """
-        task, b, n = self.task, self.num_envs, self.task.n_agents
+        task, b, n = self.rules, self.num_envs, self.rules.n_agents
         arr = np.asarray(actions)
         if task.continuous_actions:
             expected = (b, n, N_ACTIONS)
@@ -215,7 +232,7 @@ class BatchedEnv:
             if arr.dtype.kind not in "iuf":
                 raise ValueError(
                     f"{task.task_id}: continuous actions must be floats in "
-                    f"{self.spec.action_space}; got dtype {arr.dtype}"
+                    f"{self.task.action_space}; got dtype {arr.dtype}"
                 )
             arr = arr.astype(np.float64)  # a copy: clipped in place below
             finite = np.isfinite(arr)
@@ -224,7 +241,7 @@ class BatchedEnv:
                 raise ValueError(
                     f"{task.task_id}: non-finite action {arr[w, a].tolist()} for agent "
                     f"{task.agent_names[a]!r} in world {w}; expected a finite vector in "
-                    f"{self.spec.action_space}"
+                    f"{self.task.action_space}"
                 )
             return np.minimum(np.maximum(arr, 0.0, out=arr), 1.0, out=arr)
         expected = (b, n)
@@ -236,14 +253,14 @@ class BatchedEnv:
         if arr.dtype.kind not in "iu":
             raise ValueError(
                 f"{task.task_id}: discrete actions must be integers in "
-                f"{self.spec.action_space}; got dtype {arr.dtype}"
+                f"{self.task.action_space}; got dtype {arr.dtype}"
             )
         checked = arr.astype(np.int64, copy=False)
         if checked.view(np.uint64).max() >= N_ACTIONS:  # negatives read as huge unsigned
             w, a = np.argwhere((arr < 0) | (arr >= N_ACTIONS))[0]
             raise ValueError(
                 f"{task.task_id}: action {int(arr[w, a])} for agent {task.agent_names[a]!r} "
-                f"in world {w} is outside {self.spec.action_space}; "
+                f"in world {w} is outside {self.task.action_space}; "
                 f"expected an integer in [0, {N_ACTIONS - 1}]"
             )
         return checked

@@ -1,4 +1,4 @@
-"""``cn-v2`` — Cooperative Navigation V2 (CTEDD paper §5.1, ENVS.md §3).
+"""``cn-v2`` — Cooperative Navigation V2 (CTEDD paper §5.1, docs/tasks.md §3.3).
 
 3 agents, 2 static landmarks, 25 steps. Each step ``l*`` is the landmark with
 the smaller nearest-agent distance (recomputed every step), ``l'`` the other;
@@ -10,12 +10,12 @@ to ``l*``; ``r_i = -pair + wrong + coll_i``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from coopbench.envs.constructors import constructors
-from coopbench.envs.task import Geometry, Task, World
+from coopbench.envs.task import Events, Geometry, Task
 
 WRONG_PENALTY = -10.0
 
@@ -49,12 +49,10 @@ class CNV2Task(Task):
                 "the 2+1 assignment rule is defined for exactly 3 agents and 2 landmarks"
             )
 
-    def rewards(
-        self, world: World, geo: Geometry, context: Any, rng: np.random.Generator
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def rewards(self, geo: Geometry, events: Events) -> tuple[np.ndarray, Events]:
         pair, wrong, _ = pair_cost(geo.agent_landmark)
         team = -pair + WRONG_PENALTY * wrong
         return team[:, None] + self.collisions(geo), {"wrong": wrong}
 
 
-parallel_env, env = constructors("cn-v2")
+parallel_env, env = constructors(CNV2Task)

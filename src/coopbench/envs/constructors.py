@@ -5,20 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pettingzoo import AECEnv
 
-def constructors(task_id: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """``(parallel_env, env)`` for one task id, built lazily through the registry."""
+from coopbench.envs.parallel import CoopParallelEnv
+from coopbench.envs.task import Task
 
-    def parallel_env(**kwargs: Any) -> Any:
-        from coopbench.envs.registry import make
 
-        return make(task_id, **kwargs)
+def constructors(
+    task_cls: type[Task],
+) -> tuple[Callable[..., CoopParallelEnv], Callable[..., AECEnv]]:
+    """``(parallel_env, env)`` for one task class (keywords as for ``coopbench.envs.make``)."""
 
-    def env(**kwargs: Any) -> Any:
-        from coopbench.envs.registry import make_aec
+    def parallel_env(**kwargs: Any) -> CoopParallelEnv:
+        return CoopParallelEnv.of(task_cls, **kwargs)
 
-        return make_aec(task_id, **kwargs)
+    def env(**kwargs: Any) -> AECEnv:
+        return CoopParallelEnv.of(task_cls, **kwargs).to_aec()
 
-    parallel_env.__doc__ = f"PettingZoo ``ParallelEnv`` of ``{task_id}``."
-    env.__doc__ = f"PettingZoo AEC env of ``{task_id}``."
+    parallel_env.__doc__ = f"PettingZoo ``ParallelEnv`` of ``{task_cls.task_id}``."
+    env.__doc__ = f"PettingZoo AEC env of ``{task_cls.task_id}``."
     return parallel_env, env

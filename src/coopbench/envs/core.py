@@ -1,6 +1,6 @@
 """Batched particle physics: MPE's world step for B worlds at once.
 
-Exactly the dynamics of ``mpe2/_mpe_utils/core.py`` (ENVS.md §1), written as one
+Exactly the dynamics of ``mpe2/_mpe_utils/core.py`` (docs/tasks.md §1), written as one
 vectorised numpy expression per phase over arrays shaped ``[B, entities, 2]``:
 
 1. action forces ``u`` (already scaled by the sensitivity),
@@ -27,7 +27,7 @@ CONTACT_FORCE = 1e2
 CONTACT_MARGIN = 1e-3
 SENSITIVITY = 5.0
 
-# Discrete action -> unit force direction (ENVS.md §1): no-op, -x, +x, -y, +y.
+# Discrete action -> unit force direction (docs/tasks.md §1): no-op, -x, +x, -y, +y.
 DISCRETE_DIRECTIONS = np.array(
     [[0.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]], dtype=np.float64
 )

@@ -1,4 +1,4 @@
-"""Scripted privileged policies (ENVS.md §4): global state in, actions out.
+"""Scripted privileged policies (docs/tasks.md §5): global state in, actions out.
 
 Each heuristic picks a target point per agent from the global ``state()`` and
 steers to it with a one-step model-predictive rule: an agent's *rest point* (where
@@ -22,7 +22,7 @@ from coopbench.envs.pp import CAPTURE_RADIUS
 from coopbench.envs.registry import make_task
 from coopbench.envs.task import Task, permutations
 
-CN_V2_PAIR_OFFSET = 0.16  # ENVS.md §4: the pair holds 0.16 either side of l*
+CN_V2_PAIR_OFFSET = 0.16  # the pair holds 0.16 either side of l* (docs/tasks.md §5)
 CN_V2_SINGLE_OFFSET = 0.2  # > 0.16 so the pair's landmark stays l* (smaller nearest distance)
 PF_APPROACH = 0.12  # wait this far left of the landmark, inside its push zone
 PF_FOLLOW = 0.08  # while pushing, hold this far behind the landmark's centre

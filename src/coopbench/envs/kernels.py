@@ -1,7 +1,7 @@
 """Optional compiled kernels: the hot phases of a step as numba loops over worlds.
 
 The numpy path (``core.py``, ``task.py``) is the definition; these kernels compute the
-same numbers (ENVS.md §1 physics, the shared distances, the observations) in one
+same numbers (the physics of docs/tasks.md §1, the shared distances, the observations) in one
 compiled loop per phase, so a step costs a few calls instead of dozens of small numpy
 operations. Results agree with the numpy path to float rounding (tested over whole
 episodes in ``tests/test_envs_kernels.py``); no ``fastmath``, so the IEEE operations

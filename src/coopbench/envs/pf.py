@@ -1,4 +1,4 @@
-"""``pf`` — Push Forward (CTEDD paper §5.1, ENVS.md §3).
+"""``pf`` — Push Forward (CTEDD paper §5.1, docs/tasks.md §3.4).
 
 3 agents, 3 landmarks, 50 steps. A push happens when, at the start of the step,
 the agents can be assigned to different landmarks each with the agent inside its
@@ -17,7 +17,7 @@ import numpy as np
 
 from coopbench.envs.constructors import constructors
 from coopbench.envs.core import DT
-from coopbench.envs.task import Geometry, Task, World, permutations
+from coopbench.envs.task import Events, Geometry, Task, World, permutations
 
 PUSH_ZONE = 0.25
 PUSH_DISTANCE = 0.05
@@ -51,9 +51,10 @@ class PFTask(Task):
         in_zone = np.einsum("bijk,bijk->bij", diff, diff) < PUSH_ZONE**2
         return in_zone, world.agent_pos[:, :, 0].copy()
 
-    def rewards(
+    def update_world(
         self, world: World, geo: Geometry, context: Any, rng: np.random.Generator
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    ) -> tuple[Geometry, Events]:
+        """Push: move every landmark of the worlds that pushed; distances after the push."""
         in_zone, x_before = context
         agents = np.arange(self.n_agents)
         assigned = in_zone[:, agents, self._assignments].all(axis=2).any(axis=1)
@@ -65,8 +66,11 @@ class PFTask(Task):
             diff = world.agent_pos[:, :, None, :] - world.landmark_pos[:, None, :, :]
             dist = np.sqrt(np.einsum("bijk,bijk->bij", diff, diff))
             geo = Geometry(geo.agent_agent, dist, geo.compiled)
-        team = geo.cover() + PUSH_REWARD * push
-        return team[:, None] + self.collisions(geo), {"push": push}
+        return geo, {"push": push}
+
+    def rewards(self, geo: Geometry, events: Events) -> tuple[np.ndarray, Events]:
+        team = geo.cover() + PUSH_REWARD * events["push"]
+        return team[:, None] + self.collisions(geo), {}
 
 
-parallel_env, env = constructors("pf")
+parallel_env, env = constructors(PFTask)

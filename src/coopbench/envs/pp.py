@@ -1,4 +1,4 @@
-"""``pp`` — Predator and Prey (CTEDD paper §5.1, ENVS.md §3).
+"""``pp`` — Predator and Prey (CTEDD paper §5.1, docs/tasks.md §3.5).
 
 3 predators (the agents) and 2 prey (kinematic landmarks of size 0.05), 50 steps.
 Before the physics step each prey predicts where every predator will be and
@@ -26,12 +26,12 @@ import numpy as np
 from coopbench.envs import kernels
 from coopbench.envs.constructors import constructors
 from coopbench.envs.core import DAMPING, DT
-from coopbench.envs.task import Geometry, Task, World
+from coopbench.envs.task import Events, Geometry, Task, World
 
-PREY_STEP = 0.05  # tuned from ENVS.md's 0.1: see docs/tasks.md
+PREY_STEP = 0.05  # tuned: see docs/tasks.md §4
 N_MOVES = 16
 ARENA = 1.0
-CAPTURE_RADIUS = 0.3  # tuned from ENVS.md's 0.25: see docs/tasks.md
+CAPTURE_RADIUS = 0.3  # tuned: see docs/tasks.md §4
 CAPTURE_REWARD = 10.0
 RESPAWN_MIN_DIST = 0.5
 _ANGLES = 2.0 * np.pi * np.arange(N_MOVES) / N_MOVES
@@ -85,15 +85,19 @@ class PPTask(Task):
         world.landmark_pos[...] = new
         return None
 
-    def rewards(
+    def update_world(
         self, world: World, geo: Geometry, context: Any, rng: np.random.Generator
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    ) -> tuple[Geometry, Events]:
+        """Captures, then captured prey respawn; the distances returned are those at the
+        capture (before the respawn)."""
         captured = (geo.agent_landmark < CAPTURE_RADIUS).all(axis=1)  # [B, L]
-        n_captured = captured.sum(axis=1)
-        team = geo.cover() + CAPTURE_REWARD * n_captured
         if captured.any():
             respawn(world.landmark_pos, captured, world.agent_pos, rng)
-        return team[:, None] + self.collisions(geo), {"captures": n_captured}
+        return geo, {"captures": captured.sum(axis=1)}
+
+    def rewards(self, geo: Geometry, events: Events) -> tuple[np.ndarray, Events]:
+        team = geo.cover() + CAPTURE_REWARD * events["captures"]
+        return team[:, None] + self.collisions(geo), {}
 
 
-parallel_env, env = constructors("pp")
+parallel_env, env = constructors(PPTask)

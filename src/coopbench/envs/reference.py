@@ -1,52 +1,56 @@
-"""Stored reference team returns: the 0 (uniform random) and 1 (heuristic) of every score.
+"""Stored reference team returns: the 0 (uniform random) and 1 (heuristic) of every score,
+and the no-op policy's return for comparison (docs/tasks.md §5).
 
-ENVS.md §4: measured per task version on fixed evaluation seeds over
-``REFERENCE_EPISODES`` episodes, for discrete and continuous actions, with the
-task's default configuration. ``python -m coopbench.envs.reference`` re-measures
-and rewrites ``reference_returns.json`` (needed only when a task version changes).
+Measured per task version on fixed evaluation seeds over ``REFERENCE_EPISODES`` episodes,
+for discrete and continuous actions, with the task's default configuration, every policy
+on the same worlds. ``python -m coopbench.envs.reference [policy ...]`` re-measures the
+named policies (default: all) and rewrites their entries in ``reference_returns.json``
+(needed only when a task version changes).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from importlib import resources
 from typing import Any
 
 import numpy as np
 
+from coopbench.envs.batched import BatchedEnv
+from coopbench.envs.episodes import Act, noop_actions, random_actions, rollout
 from coopbench.envs.heuristics import heuristic_policy
 from coopbench.envs.registry import TASKS, make_batched, make_task
 
 REFERENCE_EPISODES = 2000
 REFERENCE_SEED = 20240101  # evaluation worlds
 RANDOM_POLICY_SEED = 7  # the uniform-random policy's own generator
+REFERENCE_POLICIES = ("random", "noop", "heuristic")
 _FILE = "reference_returns.json"
 # Keywords that do not change returns; any other non-default keyword has no reference.
 _NEUTRAL = {"continuous_actions", "obs_mode"}
 
 
+def _reference_act(task_id: str, policy: str, **kwargs: Any) -> Act:
+    """The ``act`` of a reference policy (``"random"``, ``"noop"`` or ``"heuristic"``)."""
+    if policy == "heuristic":
+        scripted = heuristic_policy(task_id, **kwargs)
+        return lambda obs, env: scripted(env.state())
+    if policy == "random":
+        rng = np.random.default_rng(RANDOM_POLICY_SEED)
+        return lambda obs, env: random_actions(env.task, rng, env.num_envs)
+    if policy == "noop":
+        return lambda obs, env: noop_actions(env.task, env.num_envs)
+    raise ValueError(f"unknown reference policy {policy!r}; expected one of {REFERENCE_POLICIES}")
+
+
 def policy_returns(
     task_id: str, policy: str, episodes: int, seed: int = REFERENCE_SEED, **kwargs: Any
 ) -> np.ndarray:
-    """Team returns ``[episodes]`` of ``"random"`` or ``"heuristic"`` play, one batch of worlds."""
-    env = make_batched(task_id, episodes, **kwargs)
-    env.reset(seed=seed)
-    spec = env.spec
-    rng = np.random.default_rng(RANDOM_POLICY_SEED)
-    scripted = heuristic_policy(task_id, **kwargs) if policy == "heuristic" else None
-    if policy not in ("random", "heuristic"):
-        raise ValueError(f"unknown reference policy {policy!r}; expected 'random' or 'heuristic'")
-    total = np.zeros(episodes)
-    for _ in range(spec.max_cycles):
-        if scripted is not None:
-            actions = scripted(env.state())
-        elif spec.continuous_actions:
-            actions = rng.uniform(0.0, 1.0, (episodes, spec.n_agents, spec.n_actions))
-        else:
-            actions = rng.integers(0, spec.n_actions, (episodes, spec.n_agents))
-        _, rewards, _, _, _ = env.step(actions)
-        total += rewards.sum(axis=1, dtype=np.float64)
-    return total
+    """Team returns ``[episodes]`` of a reference policy's play, one batch of worlds."""
+    act = _reference_act(task_id, policy, **kwargs)
+    env: BatchedEnv = make_batched(task_id, episodes, **kwargs)
+    return rollout(env, act, seed)
 
 
 def _stored() -> dict[str, Any]:
@@ -54,7 +58,8 @@ def _stored() -> dict[str, Any]:
 
 
 def reference_returns(task_id: str, **kwargs: Any) -> dict[str, float]:
-    """``{"random": R, "heuristic": R}`` team returns of the task's current version."""
+    """``{"random": R, "noop": R, "heuristic": R}`` team returns of the task's current
+    version (scores are normalised with random and heuristic)."""
     task = make_task(task_id, **kwargs)
     default = make_task(task_id, continuous_actions=task.continuous_actions)
     changed = {
@@ -72,38 +77,47 @@ def reference_returns(task_id: str, **kwargs: Any) -> dict[str, float]:
             f"the task is version {task.version}; re-run python -m coopbench.envs.reference"
         )
     mode = "continuous" if task.continuous_actions else "discrete"
-    return {k: float(entry[mode][k]["mean"]) for k in ("random", "heuristic")}
+    return {k: float(entry[mode][k]["mean"]) for k in REFERENCE_POLICIES}
 
 
-def measure_all(episodes: int = REFERENCE_EPISODES) -> dict[str, Any]:
-    """Measure every task's references (mean, std, standard error) for both action kinds."""
-    out: dict[str, Any] = {
-        "_about": (
-            f"Team returns (sum over agents and steps) over {episodes} episodes, "
-            f"evaluation seed {REFERENCE_SEED}; written by python -m coopbench.envs.reference"
-        )
-    }
+def measure(
+    policies: tuple[str, ...] = REFERENCE_POLICIES,
+    episodes: int = REFERENCE_EPISODES,
+    stored: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Measure ``policies`` on every task (mean, std, standard error) for both action kinds,
+    keeping the other entries of ``stored``."""
+    out: dict[str, Any] = json.loads(json.dumps(stored or {}))  # a deep copy
+    out["_about"] = (
+        f"Team returns (sum over agents and steps) over {episodes} episodes, "
+        f"evaluation seed {REFERENCE_SEED}; written by python -m coopbench.envs.reference"
+    )
     for task_id in TASKS:
-        entry: dict[str, Any] = {"version": make_task(task_id).version}
+        entry = out.setdefault(task_id, {})
+        entry["version"] = make_task(task_id).version
         for mode in ("discrete", "continuous"):
-            entry[mode] = {}
-            for policy in ("random", "heuristic"):
+            results = entry.setdefault(mode, {})
+            for policy in policies:
                 r = policy_returns(
                     task_id, policy, episodes, continuous_actions=mode == "continuous"
                 )
-                entry[mode][policy] = {
+                results[policy] = {
                     "mean": round(float(r.mean()), 4),
                     "std": round(float(r.std(ddof=1)), 4),
                     "sem": round(float(r.std(ddof=1) / np.sqrt(episodes)), 4),
                     "episodes": episodes,
                 }
-        out[task_id] = entry
+            entry[mode] = {p: results[p] for p in REFERENCE_POLICIES if p in results}
     return out
 
 
 if __name__ == "__main__":
+    chosen = tuple(sys.argv[1:]) or REFERENCE_POLICIES
+    bad = [p for p in chosen if p not in REFERENCE_POLICIES]
+    if bad:
+        sys.exit(f"unknown reference policy {bad}; expected some of {list(REFERENCE_POLICIES)}")
     path = resources.files("coopbench.envs").joinpath(_FILE)
-    data = measure_all()
+    data = measure(chosen, stored=_stored())
     with open(str(path), "w") as fh:
         json.dump(data, fh, indent=1)
         fh.write("\n")

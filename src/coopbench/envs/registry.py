@@ -1,13 +1,15 @@
-"""Task ids → task classes, and the constructors of both faces."""
+"""Task ids → task classes, and the constructors of every face."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
+
+from pettingzoo import AECEnv
 
 from coopbench.envs.batched import BatchedEnv
 from coopbench.envs.cn_v1 import CNV1Task
 from coopbench.envs.cn_v2 import CNV2Task
+from coopbench.envs.parallel import CoopParallelEnv
 from coopbench.envs.pf import PFTask
 from coopbench.envs.pp import PPTask
 from coopbench.envs.spread import SpreadTask
@@ -29,36 +31,26 @@ def task_class(task_id: str) -> type[Task]:
 
 def task_keywords(task_id: str) -> tuple[str, ...]:
     """The keyword arguments a task accepts."""
-    return tuple(f.name for f in dataclasses.fields(task_class(task_id)) if f.init)
+    return task_class(task_id).keywords()
 
 
 def make_task(task_id: str, **kwargs: Any) -> Task:
     """Build a task description, rejecting unknown keywords by name."""
-    cls = task_class(task_id)
-    allowed = task_keywords(task_id)
-    unknown = sorted(set(kwargs) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"{task_id}: unknown keyword(s) {unknown}; expected some of {list(allowed)} "
-            "(plus kernel, and render_mode for the PettingZoo face)"
-        )
-    return cls(**kwargs)
+    return task_class(task_id).from_kwargs(**kwargs)
 
 
-def make(task_id: str, render_mode: str | None = None, kernel: str | None = None, **kwargs: Any):
+def make(
+    task_id: str, render_mode: str | None = None, kernel: str | None = None, **kwargs: Any
+) -> CoopParallelEnv:
     """PettingZoo ``ParallelEnv`` of a task; ``kernel`` picks ``"numba"`` or ``"numpy"``."""
-    from coopbench.envs.parallel import CoopParallelEnv
-
-    return CoopParallelEnv(make_task(task_id, **kwargs), render_mode=render_mode, kernel=kernel)
+    return CoopParallelEnv.of(task_class(task_id), render_mode=render_mode, kernel=kernel, **kwargs)
 
 
 def make_aec(
     task_id: str, render_mode: str | None = None, kernel: str | None = None, **kwargs: Any
-):
+) -> AECEnv:
     """PettingZoo AEC env of a task, through PettingZoo's own conversion."""
-    from pettingzoo.utils.conversions import parallel_to_aec
-
-    return parallel_to_aec(make(task_id, render_mode=render_mode, kernel=kernel, **kwargs))
+    return make(task_id, render_mode=render_mode, kernel=kernel, **kwargs).to_aec()
 
 
 def make_batched(

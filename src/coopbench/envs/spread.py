@@ -1,4 +1,4 @@
-"""``spread`` — MPE's simple_spread_v3, step for step (ENVS.md §3).
+"""``spread`` — MPE's simple_spread_v3, step for step (docs/tasks.md §3.1).
 
 3 agents, 3 static landmarks, 25 steps, ``r_i = (1 - local_ratio) * cover +
 local_ratio * coll_i``, mpe2's 18-value observation (zero communication slots
@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from coopbench.envs.constructors import constructors
-from coopbench.envs.task import Geometry, Task, World
+from coopbench.envs.task import Events, Geometry, Task
 
 
 @dataclass
@@ -34,11 +34,9 @@ class SpreadTask(Task):
     def kwargs(self) -> dict[str, Any]:
         return {**super().kwargs(), "local_ratio": float(self.local_ratio)}
 
-    def rewards(
-        self, world: World, geo: Geometry, context: Any, rng: np.random.Generator
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def rewards(self, geo: Geometry, events: Events) -> tuple[np.ndarray, Events]:
         shared = geo.cover()[:, None]
         return (1.0 - self.local_ratio) * shared + self.local_ratio * self.collisions(geo), {}
 
 
-parallel_env, env = constructors("spread")
+parallel_env, env = constructors(SpreadTask)

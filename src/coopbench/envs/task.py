@@ -1,13 +1,21 @@
 """What every task shares: world state, observations, state vector, reward terms.
 
-A ``Task`` is the static description of one scenario (ENVS.md §3) and the rules
-that act on a batch of worlds: how worlds start, what happens around the physics
-step (push zones, prey), the per-agent rewards and the observations. It holds no
-per-episode state; ``BatchedEnv`` owns the arrays and the random generator.
+A ``Task`` is the static description of one scenario (docs/tasks.md §3) and the
+rules that act on a batch of worlds, in the order a step applies them:
+
+1. ``before_physics`` — rules acting on the world before the physics step (prey flee);
+2. the physics step (``core.py`` / ``kernels.py``);
+3. ``update_world`` — rules acting on the world after it (landmarks pushed, captured
+   prey respawned); returns the distances the rewards read and the step's events;
+4. ``rewards`` — per-agent rewards: reads distances and events, changes nothing;
+5. ``observe`` / ``state`` — the views.
+
+It holds no per-episode state; ``BatchedEnv`` owns the arrays and the random generator.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -16,9 +24,11 @@ import numpy as np
 
 from coopbench.envs import kernels
 from coopbench.envs.core import Bodies, collision_pair_mask
+from coopbench.validation import check_int
 
 OBS_MODES = ("distance", "relative", "mpe")
 AGENT_SIZE = 0.15
+Events = dict[str, np.ndarray]  # per-world events of a step, ``[B]`` arrays by name
 
 
 @dataclass
@@ -67,7 +77,7 @@ def geometry(world: World) -> Geometry:
 
 
 def cover(agent_landmark: np.ndarray) -> np.ndarray:
-    """``-sum_l min_a d(a, l)`` per world ``[B]`` (shared reward term, ENVS.md §3)."""
+    """``-sum_l min_a d(a, l)`` per world ``[B]`` (shared reward term, docs/tasks.md §3)."""
     return -agent_landmark.min(axis=1).sum(axis=1)
 
 
@@ -104,18 +114,26 @@ class Task:
         self._others = np.array([[j for j in range(n) if j != i] for i in range(n)], dtype=np.intp)
 
     # ----------------------------------------------------------------- config
+    @classmethod
+    def keywords(cls) -> tuple[str, ...]:
+        """The keyword arguments the task accepts."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> Task:
+        """Build the task, rejecting unknown keywords by name."""
+        unknown = sorted(set(kwargs) - set(cls.keywords()))
+        if unknown:
+            raise ValueError(
+                f"{cls.task_id}: unknown keyword(s) {unknown}; expected some of "
+                f"{list(cls.keywords())} (plus kernel, and render_mode for the PettingZoo face)"
+            )
+        return cls(**kwargs)
+
     def validate(self) -> None:
         """Reject impossible configurations with a message naming the value."""
-        checks = (
-            ("n_agents", self.n_agents, 1),
-            ("n_landmarks", self.n_landmarks, 1),
-            ("max_cycles", self.max_cycles, 1),
-        )
-        for name, value, low in checks:
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-                raise ValueError(
-                    f"{self.task_id}: {name}={value!r} is invalid; expected an integer >= {low}"
-                )
+        for name in ("n_agents", "n_landmarks", "max_cycles"):
+            check_int(getattr(self, name), f"{self.task_id}: {name}")
         if self.obs_mode not in OBS_MODES:
             raise ValueError(
                 f"{self.task_id}: obs_mode={self.obs_mode!r} is invalid; "
@@ -169,16 +187,27 @@ class Task:
     def before_physics(
         self, world: World, u: np.ndarray, rng: np.random.Generator, compiled: bool
     ) -> Any:
-        """Rules applied before the physics step; returns context for ``rewards``.
+        """Rules applied to ``world`` before the physics step; returns context for
+        ``update_world``.
 
         ``compiled``: use the numba kernels (``kernels.jitted()``) where the task has one.
         """
         return None
 
-    def rewards(
+    def update_world(
         self, world: World, geo: Geometry, context: Any, rng: np.random.Generator
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Per-agent rewards ``[B, N]`` after the physics step, and per-world events."""
+    ) -> tuple[Geometry, Events]:
+        """Rules applied to ``world`` after the physics step (``geo``: its distances).
+
+        Returns the distances ``rewards`` reads and the per-world events of the step.
+        """
+        return geo, {}
+
+    def rewards(self, geo: Geometry, events: Events) -> tuple[np.ndarray, Events]:
+        """Per-agent rewards ``[B, N]`` from distances and events, and further events.
+
+        A pure function: the world is updated before, in ``update_world``.
+        """
         raise NotImplementedError
 
     def collisions(self, geo: Geometry) -> np.ndarray:
@@ -209,7 +238,7 @@ class Task:
         return obs
 
     def state(self, world: World) -> np.ndarray:
-        """Global state ``[B, state_dim]`` float32 (ENVS.md §2)."""
+        """Global state ``[B, state_dim]`` float32 (docs/tasks.md §2)."""
         b = world.agent_pos.shape[0]
         t = np.full((b, 1), world.t / self.max_cycles)
         return np.concatenate(

@@ -15,7 +15,7 @@ _HOMES = {
     "EvaluationError": "evaluate",
     "evaluate_policy": "evaluate",
     "PROTOCOLS": "protocol",
-    "Protocol": "protocol",
+    "TierProtocol": "protocol",
     "get_protocol": "protocol",
     "AlgorithmError": "run",
     "RunResult": "run",

@@ -25,6 +25,7 @@ import numpy as np
 
 from coopbench.algorithms.base import BudgetExhausted
 from coopbench.envs import BatchedEnv, TaskSpec
+from coopbench.validation import check_int
 
 EvalCallback = Callable[[int, int], None]  # (scheduled step, env steps actually taken)
 
@@ -35,10 +36,7 @@ class BudgetEnv:
     def __init__(
         self, env: BatchedEnv, budget: int, schedule: Sequence[int], on_eval: EvalCallback
     ) -> None:
-        if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget <= 0:
-            raise ValueError(
-                f"budget={budget!r} is invalid; expected a positive number of env steps"
-            )
+        check_int(budget, "budget")
         points = [int(s) for s in schedule]
         if not points or points != sorted(set(points)) or points[-1] != budget or points[0] < 0:
             raise ValueError(
@@ -52,7 +50,7 @@ class BudgetEnv:
         self._on_eval = on_eval
         self._steps = 0
         self._failure: BaseException | None = None
-        self.spec: TaskSpec = env.spec
+        self.task: TaskSpec = env.task
         self.num_envs: int = env.num_envs
 
     # ------------------------------------------------------------ TrainingEnv

@@ -15,6 +15,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
+from coopbench.validation import check_int
+
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 
@@ -156,9 +158,7 @@ def build_config(cls: Any, task: str, tier: str, overrides: dict[str, Any]) -> A
         config = cls.Config(**merged)
     except TypeError as exc:
         raise ValueError(f"{label}: invalid config {merged}: {exc}") from None
-    num_envs = getattr(config, "num_envs", None)
-    if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-        raise ValueError(f"{label}: config num_envs={num_envs!r}; expected a positive int")
+    check_int(getattr(config, "num_envs", None), f"{label}: config num_envs")
     return config
 
 

@@ -1,8 +1,9 @@
 """Evaluate a policy: team returns of whole episodes on separate, seeded evaluation worlds.
 
 The score of an episode is the team return, the sum of every agent's reward over every
-step (DESIGN.md, "Scoring"). All ``episodes`` episodes run as one batch of worlds built
-from the task spec with a fixed seed, so every algorithm meets the same episodes.
+step (docs/tasks.md §1). All ``episodes`` episodes run as one batch of worlds built
+from the task spec with a fixed seed, so every algorithm meets the same episodes; the
+episode loop is ``coopbench.envs.rollout``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from coopbench.algorithms.base import Policy
-from coopbench.envs import TaskSpec, make_batched
+from coopbench.envs import BatchedEnv, TaskSpec, make_batched, rollout
+from coopbench.validation import check_int
 
 
 class EvaluationError(RuntimeError):
@@ -65,27 +67,24 @@ def evaluate_policy(
     The policy is called as ``policy(obs)``, or ``policy(obs, state)`` when it is
     centralised or privileged. Invalid actions raise ``EvaluationError`` naming the policy.
     """
-    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
-        raise ValueError(f"episodes={episodes!r} is invalid; expected a positive integer")
+    episodes = check_int(episodes, "episodes")
     grad_off = sys.modules["torch"].no_grad() if "torch" in sys.modules else nullcontext()
     with grad_off:
-        return _episodes(policy, spec, int(episodes), seed, name)
+        return _episodes(policy, spec, episodes, seed, name)
 
 
 def _episodes(policy: Policy, spec: TaskSpec, episodes: int, seed: int, name: str) -> np.ndarray:
     env = make_batched(spec.task_id, episodes, **spec.kwargs)
-    obs, _ = env.reset(seed=seed)
     with_state = reads_state(policy)
-    total = np.zeros(episodes)
-    for _ in range(spec.max_cycles):
+
+    def act(obs: np.ndarray, env: BatchedEnv) -> np.ndarray:
         try:
             raw = policy(obs, env.state()) if with_state else policy(obs)
         except Exception as exc:
             raise EvaluationError(f"policy {name!r} raised {type(exc).__name__}: {exc}") from exc
-        actions = checked_actions(raw, spec, episodes, name)
-        try:
-            obs, rewards, _, _, _ = env.step(actions)
-        except ValueError as exc:
-            raise EvaluationError(f"policy {name!r}: {exc}") from None
-        total += rewards.sum(axis=1, dtype=np.float64)
-    return total
+        return checked_actions(raw, spec, episodes, name)
+
+    try:
+        return rollout(env, act, seed)
+    except ValueError as exc:  # the env rejected the actions
+        raise EvaluationError(f"policy {name!r}: {exc}") from None

@@ -24,7 +24,7 @@ from coopbench.algorithms.base import Algorithm
 from coopbench.algorithms.registry import BUILTIN
 from coopbench.envs import TaskSpec
 from coopbench.harness.config import config_dict
-from coopbench.harness.protocol import Protocol
+from coopbench.harness.protocol import TierProtocol
 from coopbench.harness.threads import thread_settings
 
 
@@ -147,7 +147,7 @@ def run_metadata(
     cls: type[Algorithm],
     config: Any,
     seed: int,
-    protocol: Protocol,
+    protocol: TierProtocol,
     policies: dict[str, Any] | None = None,
     device: str = "cpu",
     threads: int | None = None,

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from coopbench.validation import check_int
+
 EVAL_SEED = 1_000_003  # evaluation worlds; differs from the reference-return seed on purpose
 
 
 @dataclass(frozen=True)
-class Protocol:
+class TierProtocol:
     """One protocol tier; ``budget`` counts joint env steps summed over all training worlds.
 
     Budget semantics: the budget is exact — an algorithm never takes more than ``budget``
@@ -45,9 +47,7 @@ class Protocol:
 
     def __post_init__(self) -> None:
         for name in ("budget", "eval_interval", "eval_episodes", "absolute_factor"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"protocol {name}={value!r} is invalid; expected a positive int")
+            check_int(getattr(self, name), f"protocol {name}")
 
     @property
     def absolute_episodes(self) -> int:
@@ -63,15 +63,11 @@ class Protocol:
         """Scheduled evaluation steps: 0, eval_interval, 2·eval_interval, …, budget."""
         return (*range(0, self.budget, self.eval_interval), self.budget)
 
-    def with_budget(self, budget: int | None) -> Protocol:
+    def with_budget(self, budget: int | None) -> TierProtocol:
         """The same tier with another budget (``None`` keeps the tier's budget)."""
         if budget is None:
             return self
-        if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
-            raise ValueError(
-                f"budget={budget!r} is invalid; expected a positive number of env steps"
-            )
-        return replace(self, budget=budget)
+        return replace(self, budget=check_int(budget, "budget"))
 
     def as_dict(self) -> dict[str, int | str]:
         """The protocol as recorded in every result."""
@@ -85,17 +81,17 @@ class Protocol:
         }
 
 
-PROTOCOLS: dict[str, Protocol] = {
-    "quick": Protocol(
+PROTOCOLS: dict[str, TierProtocol] = {
+    "quick": TierProtocol(
         "quick", budget=100_000, eval_interval=10_000, eval_episodes=500, eval_seed=EVAL_SEED
     ),
-    "standard": Protocol(
+    "standard": TierProtocol(
         "standard", budget=1_000_000, eval_interval=10_000, eval_episodes=500, eval_seed=EVAL_SEED
     ),
 }
 
 
-def get_protocol(tier: str) -> Protocol:
+def get_protocol(tier: str) -> TierProtocol:
     """The protocol of a tier name; ``ValueError`` listing the tiers otherwise."""
     try:
         return PROTOCOLS[tier]

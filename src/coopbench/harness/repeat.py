@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from coopbench.algorithms.registry import BUILTIN
-from coopbench.harness.protocol import Protocol
+from coopbench.harness.protocol import TierProtocol
 from coopbench.harness.run import run_experiment
 
 __all__ = ["recorded_protocol", "recorded_threads", "rerun"]
 
 
-def recorded_protocol(doc: dict[str, Any]) -> Protocol:
-    """The ``Protocol`` a submission records (``ValueError`` when it cannot be one)."""
+def recorded_protocol(doc: dict[str, Any]) -> TierProtocol:
+    """The ``TierProtocol`` a submission records (``ValueError`` when it cannot be one)."""
     p = doc["protocol"]
     factor, rest = divmod(p["absolute_episodes"], p["eval_episodes"])
     if rest:
@@ -29,7 +29,7 @@ def recorded_protocol(doc: dict[str, Any]) -> Protocol:
             f"absolute_episodes={p['absolute_episodes']} is not a multiple of "
             f"eval_episodes={p['eval_episodes']}; expected a protocol coopbench writes"
         )
-    return Protocol(
+    return TierProtocol(
         p["tier"], p["budget"], p["eval_interval"], p["eval_episodes"], p["eval_seed"], factor
     )
 

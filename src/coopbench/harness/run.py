@@ -28,9 +28,10 @@ from coopbench.harness.budget import BudgetEnv
 from coopbench.harness.config import build_config
 from coopbench.harness.evaluate import EvaluationError, evaluate_policy
 from coopbench.harness.metadata import run_key, run_metadata
-from coopbench.harness.protocol import Protocol, get_protocol
+from coopbench.harness.protocol import TierProtocol, get_protocol
 from coopbench.harness.threads import thread_policy
 from coopbench.stats import normalise
+from coopbench.validation import check_int
 
 
 class AlgorithmError(RuntimeError):
@@ -76,9 +77,7 @@ class RunResult:
 
 
 def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r} is invalid; expected a non-negative integer")
-    return int(seed)
+    return check_int(seed, "seed", minimum=0)
 
 
 def seed_all(seed: int) -> None:
@@ -99,17 +98,17 @@ def prepare_run(
     task: str,
     algo: str,
     seed: int,
-    tier: str | Protocol = "quick",
+    tier: str | TierProtocol = "quick",
     budget: int | None = None,
     overrides: dict[str, Any] | None = None,
     task_kwargs: dict[str, Any] | None = None,
-) -> tuple[type[Algorithm], Any, Protocol, TaskSpec]:
+) -> tuple[type[Algorithm], Any, TierProtocol, TaskSpec]:
     """Resolve and validate everything before anything runs: class, config, protocol, spec."""
     _check_seed(seed)
-    protocol = (tier if isinstance(tier, Protocol) else get_protocol(tier)).with_budget(budget)
+    protocol = (tier if isinstance(tier, TierProtocol) else get_protocol(tier)).with_budget(budget)
     cls = get_algorithm(algo)
     config = build_config(cls, task, protocol.tier, overrides or {})
-    spec = make_batched(task, 1, **(task_kwargs or {})).spec
+    spec = make_batched(task, 1, **(task_kwargs or {})).task
     return cls, config, protocol, spec
 
 
@@ -131,7 +130,7 @@ class _Evaluator:
     def __init__(
         self,
         algo: Algorithm,
-        protocol: Protocol,
+        protocol: TierProtocol,
         sink: Any,
         key: str,
         tmp: Path,
@@ -204,7 +203,7 @@ def run_experiment(
     task: str,
     algo: str,
     seed: int,
-    tier: str | Protocol = "quick",
+    tier: str | TierProtocol = "quick",
     budget: int | None = None,
     overrides: dict[str, Any] | None = None,
     task_kwargs: dict[str, Any] | None = None,
@@ -214,7 +213,7 @@ def run_experiment(
     threads: int | None = None,
 ) -> RunResult:
     """Train ``algo`` (a registered name or ``"pkg.mod:Class"``) on ``task`` under the
-    protocol ``tier`` (a tier name or a ``Protocol``; ``budget`` replaces its budget) and
+    protocol ``tier`` (a tier name or a ``TierProtocol``; ``budget`` replaces its budget) and
     evaluate every policy on the schedule. ``sink`` is a results store (``begin_run``/``add_eval``/
     ``finish_run``) or None. The run holds the thread policy (``threads``, else
     ``$COOPBENCH_THREADS``, else 1 thread; see ``harness.threads``) and records it. Errors:
@@ -235,7 +234,7 @@ def _run(
     seed: int,
     cls: type[Algorithm],
     config: Any,
-    protocol: Protocol,
+    protocol: TierProtocol,
     spec: TaskSpec,
     task_kwargs: dict[str, Any] | None,
     sink: Any,
@@ -247,9 +246,9 @@ def _run(
     """``run_experiment`` once everything is resolved, under the thread policy."""
     seed_all(seed)
     env = make_batched(task, config.num_envs, **(task_kwargs or {}))
-    algorithm = cls(env.spec, config, seed, device)
+    algorithm = cls(env.task, config, seed, device)
     meta = run_metadata(
-        env.spec, algo, cls, config, seed, protocol, algorithm.policies(), device, threads
+        env.task, algo, cls, config, seed, protocol, algorithm.policies(), device, threads
     )
     key = run_key(meta)
     bar, tick = (

@@ -22,6 +22,7 @@ from typing import Any
 
 from coopbench.harness.run import prepare_run, run_experiment, run_key, run_metadata
 from coopbench.harness.threads import resolve_threads, worker_env
+from coopbench.validation import check_int
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,10 @@ def plan(
     """The matrix as jobs; every (task, algorithm) pair is validated before anything runs.
     ``overrides`` (config fields) apply to every algorithm of the matrix; ``threads`` is the
     thread policy's count of every run."""
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if isinstance(seeds, int) and seeds < 1:
-        raise ValueError(f"seeds={seeds} is invalid; expected a positive number of seeds")
+    if isinstance(seeds, int):
+        seed_list = list(range(check_int(seeds, "seeds")))
+    else:
+        seed_list = [int(s) for s in seeds]
     tasks, algos = list(tasks), list(algos)
     if not tasks or not algos or not seed_list:
         raise ValueError("the sweep is empty: give at least one task, algorithm and seed")
@@ -180,8 +182,7 @@ def run_sweep(
     ``./coopbench.db``); finished runs are skipped. Every run holds the thread policy
     (``threads``, else ``$COOPBENCH_THREADS``, else 1; see ``harness.threads``). Returns one
     outcome dict per job (``status`` ``done``/``skipped``/``failed``) in matrix order."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers={workers!r} is invalid; expected a positive integer")
+    check_int(workers, "workers")
     if backend not in ("process", "ray"):
         raise ValueError(f"unknown backend {backend!r}; expected 'process' or 'ray'")
     jobs = plan(tasks, algos, seeds, tier, budget, task_kwargs, overrides, threads)

@@ -17,8 +17,9 @@ import torch
 
 from coopbench.harness.threads import resolve_threads
 from coopbench.reproduce import report
-from coopbench.reproduce.cartpole import CH2_CONFIGS, Protocol, run_mutual
+from coopbench.reproduce.cartpole import CH2_CONFIGS, CartPoleSetup, run_mutual
 from coopbench.reproduce.heterogeneous import run_heterogeneous
+from coopbench.validation import check_int
 
 NAMES = ("thesis-mutual-q", "thesis-heterogeneous", "thesis")
 
@@ -56,7 +57,7 @@ PANELS = {  # plot panel → curves (the thesis's figures 2.1, 2.3-2.6 and 3.1-3
 
 def _chapter2(trials: int, seed: int, steps: int) -> dict:
     torch.set_num_threads(resolve_threads())  # the thread policy (default 1)
-    return run_mutual(CH2_CONFIGS, trials, seed, Protocol(steps=steps))
+    return run_mutual(CH2_CONFIGS, trials, seed, CartPoleSetup(steps=steps))
 
 
 def _chapter3(trials: int, seed: int, steps: int) -> dict:
@@ -91,11 +92,12 @@ def run(
     """
     if name not in NAMES:
         raise ValueError(f"unknown reproduction {name!r}; expected one of {NAMES}")
-    if trials < 1 or workers < 1 or steps < 100:
-        raise ValueError(
-            f"trials={trials}, workers={workers}, steps={steps}: expected trials ≥ 1, "
-            "workers ≥ 1 and steps ≥ 100"
-        )
+    for arg, value, minimum in (
+        ("trials", trials, 1),
+        ("workers", workers, 1),
+        ("steps", steps, 100),
+    ):
+        check_int(value, arg, minimum)
     summaries = {}
     if name in ("thesis-mutual-q", "thesis"):
         result = _parallel(_chapter2, trials, workers, steps)

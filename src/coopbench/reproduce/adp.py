@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from coopbench.validation import check_int
+
 CARTPOLE_BOUNDS = np.array([[-2.4, 2.4], [-3.0, 3.0], [-0.2094395, 0.2094395], [-3.5, 3.5]])
 
 
@@ -33,11 +35,10 @@ class BatchedADP:
     def __init__(
         self, n: int, n_states: int, n_actions: int, gamma: float = 0.99, tol: float = 0.01
     ) -> None:
-        if n < 1 or n_states < 1 or n_actions < 1 or not 0 <= gamma < 1 or tol <= 0:
-            raise ValueError(
-                f"n={n}, n_states={n_states}, n_actions={n_actions}, gamma={gamma}, tol={tol}: "
-                "expected positive sizes, 0 ≤ gamma < 1 and tol > 0"
-            )
+        for name, size in (("n", n), ("n_states", n_states), ("n_actions", n_actions)):
+            check_int(size, name)
+        if not 0 <= gamma < 1 or tol <= 0:
+            raise ValueError(f"gamma={gamma}, tol={tol}: expected 0 ≤ gamma < 1 and tol > 0")
         self.n, self.S, self.A, self.gamma, self.tol = n, n_states, n_actions, gamma, tol
         self.terminal = n_states  # absorbing terminal state index
         self.n_sa = np.zeros((n, n_states, n_actions))  # N(s̄, a)

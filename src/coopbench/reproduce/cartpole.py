@@ -8,7 +8,7 @@ cap of 200.
 
 ``run_mutual`` trains every (config, trial) agent at once: estimators with the same m
 share one ``BatchedMLP`` and one Adam (Adam is element-wise, so this equals one
-optimiser per network). Protocol of §2.1: 4 → 4 → 8 → 2 leaky-ReLU network,
+optimiser per network). The setup of §2.1 (``CartPoleSetup``): 4 → 4 → 8 → 2 leaky-ReLU network,
 100 replay tuples per step in batches of 32, Adam defaults, learning after 100
 tuples, ε = 1.0 × 0.999 per learning step (min 0.01), γ = 1, no target network,
 5000 steps, every 100 steps 5 greedy evaluation episodes.
@@ -112,8 +112,8 @@ class MutualConfig:
 
 
 @dataclass
-class Protocol:
-    """The §2.1 protocol; every default is the thesis's."""
+class CartPoleSetup:
+    """The §2.1 training setup; every default is the thesis's."""
 
     steps: int = 5000  # simulation steps per trial
     hidden: tuple[int, ...] = (4, 8)  # 4 inputs → linear+leaky (4) → 8 leaky → 2 linear
@@ -144,7 +144,7 @@ CH2_CONFIGS = (
 class _Group:
     """All agents with the same (m, detach): one BatchedMLP of K = agents × m networks."""
 
-    def __init__(self, rows: list[int], cfgs: list[MutualConfig], proto: Protocol, gen):
+    def __init__(self, rows: list[int], cfgs: list[MutualConfig], proto: CartPoleSetup, gen):
         self.rows = np.asarray(rows)  # agent indices into the global batch
         self.cfgs, self.m = cfgs, cfgs[0].m
         self.detach = cfgs[0].detach_others
@@ -169,9 +169,9 @@ class _Group:
         self.opt.step()
 
 
-def run_mutual(configs, trials: int, seed: int, proto: Protocol | None = None) -> dict:
+def run_mutual(configs, trials: int, seed: int, proto: CartPoleSetup | None = None) -> dict:
     """Train ``trials`` agents per config in lockstep; return evaluation curves per config."""
-    proto = proto or Protocol()
+    proto = proto or CartPoleSetup()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)

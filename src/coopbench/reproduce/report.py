@@ -1,7 +1,7 @@
 """Summaries of the thesis reproductions: 95% intervals, claims, plot and markdown table.
 
 Intervals are percentile bootstraps of the mean over independent trials (10 000
-resamples, seeded); a difference between two configs resamples each config's
+resamples, seeded; ``coopbench.stats``); a difference between two configs resamples each config's
 trials independently. "final" is the evaluation at the last step (mean of 5 greedy
 episodes per trial), "peak" the maximum of the mean learning curve, "late" the mean
 over the last 10 evaluations (the last 1000 steps).
@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+from coopbench.stats import bootstrap_difference_ci, stratified_bootstrap_ci
 
 REPS = 10_000
 
@@ -33,17 +35,12 @@ THESIS = {
 
 def boot_mean(x: np.ndarray, rng: np.random.Generator) -> list[float]:
     """[mean, low, high] of a 95% bootstrap interval of the mean of ``x [trials]``."""
-    x = np.asarray(x, np.float64)
-    means = x[rng.integers(0, len(x), (REPS, len(x)))].mean(1)
-    return [float(x.mean()), *np.percentile(means, [2.5, 97.5]).tolist()]
+    return list(stratified_bootstrap_ci(x, np.mean, REPS, seed=rng))
 
 
 def boot_diff(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> list[float]:
     """[mean(x) − mean(y), low, high], trials of x and y resampled independently."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    dx = x[rng.integers(0, len(x), (REPS, len(x)))].mean(1)
-    dy = y[rng.integers(0, len(y), (REPS, len(y)))].mean(1)
-    return [float(x.mean() - y.mean()), *np.percentile(dx - dy, [2.5, 97.5]).tolist()]
+    return list(bootstrap_difference_ci(x, y, np.mean, REPS, seed=rng))
 
 
 def summarise(result: dict, comparisons: list[tuple[str, ...]], seed: int = 0) -> dict:
