@@ -260,3 +260,25 @@ def test_policies_of_the_same_runs_share_one_export(tmp_path):
     assert calls == [["two-0", "two-1"]]  # written once ...
     files = sorted((index.parent / "entries").glob("*.json.gz"))
     assert len(files) == 2 and files[0].read_bytes() == files[1].read_bytes()  # ... offered twice
+
+
+def test_write_site_ranks_the_suites_whose_tasks_are_all_on_the_board(tmp_path):
+    """``write_site`` adds the ``ctedd`` ranking (all its tasks ran) but not ``all`` (spread
+    is missing); the index shows the ranking table and its figures, which exist."""
+    from coopbench.leaderboard import write_site
+    from coopbench.results import Store
+
+    docs = []
+    for task in ("cn-v1", "cn-v2", "pf", "pp"):
+        docs += _runs("strong", range(3), 0.8, task=task) + _runs("weak", range(3), 0.3, task=task)
+    with Store(tmp_path / "s.db") as store:
+        store.import_submissions(docs)
+        index = write_site(store, tmp_path / "site")
+    html = index.read_text()
+    assert "Suite rankings" in html and "Suite ctedd" in html and "Suite all" not in html
+    ranking = html[html.index("suite-ranking") :]
+    assert ranking.index("strong") < ranking.index("weak")  # ranked by IQM
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert any(src.startswith("suite-ctedd") for src in images)
+    for src in images:
+        assert (index.parent / src).stat().st_size > 0

@@ -165,3 +165,26 @@ def test_unknown_entry_is_exit_2(store_path, capsys):
 def _corrupt(path, data: bytes) -> str:
     path.write_bytes(data)
     return str(path)
+
+
+def test_verify_of_a_store_records_verdicts_that_the_site_marks(tmp_path, docs):
+    """A store's verdicts are kept (``Store.verifications``) and shown on the site's tables:
+    ``verified 1/1`` for the untouched run, ``verification FAILED`` for the tampered one."""
+    from coopbench.leaderboard import write_site
+
+    random_docs = [d for d in docs if d["algorithm"]["name"] == "random"]
+    for name, chosen, code, mark in (
+        ("good.db", random_docs, 0, "verified 1/1"),
+        ("bad.db", [_tamper(d) for d in random_docs], 1, "verification FAILED 1/1"),
+    ):
+        path = tmp_path / name
+        with Store(path) as store:
+            store.import_submissions(chosen)
+        assert main(["leaderboard", "verify", str(path), "--runs", "1"]) == code
+        with Store(path) as store:
+            (verdict,) = store.verifications().values()
+            assert verdict["matches"] is (code == 0)
+            index = write_site(store, tmp_path / f"site-{name}", downloads=False)
+        task_page = next((index.parent / "tasks").glob("*.html")).read_text()
+        assert mark in task_page
+        assert not list((index.parent / "entries").glob("*.json.gz"))

@@ -14,7 +14,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -267,27 +266,6 @@ def _show(
 # ------------------------------------------------------------------------ leaderboard
 
 
-def _write_site(
-    store: Any, out_dir: str, tasks: list[str] | None, entries: list[str] | None
-) -> Path:
-    """The HTML site of the store's runs (only ``tasks`` / ``entries`` when given), with a
-    downloadable submission file per entry."""
-    import types
-
-    import coopbench.leaderboard as lb
-
-    docs = store.submissions()  # validated when they entered the store
-    board = lb.aggregate(docs, validate=False).select(tasks, entries)
-    metas = lb.submission_metas(docs)
-
-    def write_submissions(keys: Sequence[str], path: Path) -> None:
-        wanted = set(keys)
-        chosen = [d for d in docs if d["run_key"] in wanted]
-        lb.export_file(types.SimpleNamespace(submissions=lambda: chosen), path)
-
-    return lb.write_html(board, out_dir, metas=metas, write_submissions=write_submissions)
-
-
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import coopbench.leaderboard as lb
 
@@ -320,7 +298,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                     return 2
                 out.print(f"{name}: {added} new submission(s)")
         elif args.action == "html":
-            path = _write_site(store, args.out, args.tasks, args.entries)
+            path = lb.write_site(
+                store,
+                args.out,
+                tasks=args.tasks,
+                labels=args.entries,
+                downloads=not args.no_downloads,
+            )
             out.print(f"wrote {path}")
         if getattr(args, "wandb", False):
             count = lb.mirror_to_wandb(store.submissions())
@@ -340,6 +324,12 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"coopbench: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     out.print(verify.verify_table(results))
+    if not str(args.source).endswith((".json", ".json.gz")):  # a store: the site marks them
+        from coopbench.results.store import Store
+
+        with Store(args.source) as store:
+            for r in results:
+                store.record_verification(r.run_key, r.matches, verify.verdict_text(r))
     bad = sum(not r.matches for r in results)
     out.print(f"{len(results) - bad} of {len(results)} sampled run(s) match")
     return 1 if bad else 0

@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("files", nargs="+")
     html = actions.add_parser("html", parents=[common, db], help="write the static site")
     html.add_argument("--out", required=True, help="output directory")
+    html.add_argument(
+        "--no-downloads",
+        action="store_true",
+        help="leave out each entry's submission file (e.g. for a site kept in git)",
+    )
     for p in (show, html):
         p.add_argument("--tasks", nargs="+", help="only these tasks (default: all)")
         p.add_argument("--entries", nargs="+", help="only these entry labels, e.g. MAPPO CTEDD-G")

@@ -26,6 +26,7 @@ _EXPORTS = {
     "probability_of_improvement": "coopbench.leaderboard.scoring",
     "run_scores": "coopbench.leaderboard.scoring",
     "write_html": "coopbench.leaderboard.html",
+    "write_site": "coopbench.leaderboard.html",
     "submission_metas": "coopbench.leaderboard.html",
     "render_markdown": "coopbench.leaderboard.markdown",
     "export_marl_eval": "coopbench.leaderboard.marl_eval",
@@ -61,6 +62,7 @@ __all__ = [
     "to_marl_eval",
     "validate_submission",
     "write_html",
+    "write_site",
 ]
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from coopbench.leaderboard.markdown import SCORE_NOTE, flags_text, interval_text, steps_text
+from coopbench.leaderboard.markdown import SCORE_NOTE, interval_text, steps_text
 from coopbench.leaderboard.scoring import Leaderboard
 from coopbench.leaderboard.site import figures
 from coopbench.leaderboard.site.model import (
@@ -36,6 +36,7 @@ from coopbench.leaderboard.site.model import (
     actions,
     display,
     entry_row,
+    flags_with_verification,
     run_rows,
     site_structure,
     submission_metas,
@@ -43,7 +44,7 @@ from coopbench.leaderboard.site.model import (
 )
 from coopbench.leaderboard.site.reproduce import reproduce_command
 
-__all__ = ["submission_metas", "write_html"]
+__all__ = ["submission_metas", "write_html", "write_site"]
 
 TOP = 5  # entries per group in the overview's compact tables
 STATIC = ("style.css", "sort.js")
@@ -79,7 +80,9 @@ def _figure_jobs(pages: list[TaskPage], stems: dict[int, str], out: Path) -> lis
     return jobs
 
 
-def _entry_context(e, page: TaskPage, group, stem: str, metas, files: bool) -> dict[str, Any]:
+def _entry_context(
+    e, page: TaskPage, group, stem: str, metas, verified, files: bool
+) -> dict[str, Any]:
     missing = [r.run_key for r in e.runs if r.run_key not in metas]
     if missing:
         raise ValueError(f"no meta for run {missing[0]!r}; metas must hold every run shown")
@@ -97,7 +100,7 @@ def _entry_context(e, page: TaskPage, group, stem: str, metas, files: bool) -> d
         "actions": actions(e.continuous),
         "algorithms": ", ".join(e.algorithms),
         "config_hashes": ", ".join(e.config_hashes),
-        "flags": flags_text(e),
+        "flags": flags_with_verification(e, verified),
         "final": interval_text(e.final),
         "auc": interval_text(e.auc),
         "steps": steps_text(e),
@@ -117,6 +120,7 @@ def write_html(
     metas: Mapping[str, dict[str, Any]],
     write_submissions: Callable[[Sequence[str], Path], None] | None = None,
     suite_sections: Sequence[Markup] = (),
+    verified: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write the site of ``board`` into ``out_dir``; returns the path of ``index.html``.
 
@@ -126,7 +130,10 @@ def write_html(
     ``write_submissions(run_keys, path)``, when given, writes each entry's downloadable
     submission file. ``suite_sections`` are ready-made, escaped HTML fragments shown under
     "Suite rankings" on the index (the section is left out when there are none).
+    ``verified[run_key]`` (``Store.verifications()``) marks the entries whose runs were re-run
+    by ``coopbench leaderboard verify``.
     """
+    verified = verified or {}
     out = Path(out_dir)
     for sub in ("tasks", "entries", "img"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -142,14 +149,14 @@ def write_html(
         (out / path).write_text(text, encoding="utf-8")
 
     contexts = [
-        _entry_context(e, page, g, stems[id(e)], metas, write_submissions is not None)
+        _entry_context(e, page, g, stems[id(e)], metas, verified, write_submissions is not None)
         for page in pages
         for g in page.groups
         for e in g.entries
     ]  # before any figure: a missing meta fails fast
     jobs = _figure_jobs(pages, stems, out)
     rows = {
-        id(e): entry_row(e, rank, stems[id(e)])
+        id(e): entry_row(e, rank, stems[id(e)], verified)
         for page in pages
         for g in page.groups
         for rank, e in enumerate(g.entries, 1)
@@ -184,3 +191,43 @@ def write_html(
         for future in drawn:
             future.result()
     return out / "index.html"
+
+
+def write_site(
+    store: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    tasks: Collection[str] | None = None,
+    labels: Collection[str] | None = None,
+    downloads: bool = True,
+) -> Path:
+    """The site of a results ``Store`` (only ``tasks`` / entries named in ``labels`` when
+    given): per-task entries, the suite rankings of every suite whose tasks are all on the
+    board (``leaderboard.suites``), verification marks, and with ``downloads`` each entry's
+    submission file. Returns the path of ``index.html``."""
+    from coopbench.leaderboard.scoring import aggregate
+    from coopbench.leaderboard.suite_html import render_suite_section
+    from coopbench.leaderboard.suites import SUITES, suite_board
+    from coopbench.results.files import export_file
+
+    board = aggregate(store).select(tasks, labels)
+    out = Path(out_dir)
+    present = {e.task for e in board.entries}
+    sections = [
+        render_suite_section(sb, out)
+        for name, suite_tasks in SUITES.items()
+        if set(suite_tasks) <= present
+        for sb in suite_board(board, name)
+    ]
+
+    def write_submissions(keys: Sequence[str], path: Path) -> None:
+        export_file(store, path, run_keys=keys)
+
+    return write_html(
+        board,
+        out,
+        metas=store.metas(),
+        write_submissions=write_submissions if downloads else None,
+        suite_sections=sections,
+        verified=store.verifications(),
+    )

@@ -250,6 +250,16 @@ def verify_runs(
     return results
 
 
+def verdict_text(r: VerifyResult) -> str:
+    """The verdict in words: ``bit-identical``, ``consistent``, ``not consistent`` or
+    ``differs (expected bit-identical)``."""
+    if r.identical:
+        return "bit-identical"
+    if r.differs:
+        return "consistent" if r.matches else "not consistent"
+    return "differs (expected bit-identical)"
+
+
 def verify_table(results: Sequence[VerifyResult]) -> Any:
     """The results as a rich ``Table`` (one row per run)."""
     from rich.table import Table
@@ -259,12 +269,8 @@ def verify_table(results: Sequence[VerifyResult]) -> Any:
                 "re-run s", "differs / notes"):  # fmt: skip
         table.add_column(col)
     for r in results:
-        if r.identical:
-            verdict = "[green]bit-identical[/]"
-        elif r.differs:
-            verdict = "[yellow]consistent[/]" if r.matches else "[red]not consistent[/]"
-        else:
-            verdict = "[red]differs (expected bit-identical)[/]"
+        colour = "green" if r.identical else "yellow" if r.matches else "red"
+        verdict = f"[{colour}]{verdict_text(r)}[/]"
         table.add_row(
             r.run_key[:8],
             r.task,

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 VERSION = 2
-TABLES = {"runs", "evals", "absolute"}
+TABLES = {"runs", "evals", "absolute", "verifications"}
 _SUMMARY = "n INTEGER NOT NULL, mean REAL NOT NULL, std REAL NOT NULL, min REAL NOT NULL, "
 _SUMMARY += "max REAL NOT NULL, dtype TEXT NOT NULL CHECK (dtype IN ('float32', 'float64')), "
 _SUMMARY += "returns BLOB NOT NULL"
@@ -66,6 +66,12 @@ CREATE TABLE absolute (
     policy  TEXT NOT NULL,
     {_SUMMARY},
     PRIMARY KEY (run_key, policy)
+);
+CREATE TABLE verifications (
+    run_key     TEXT PRIMARY KEY REFERENCES runs(run_key) ON DELETE CASCADE,
+    matches     INTEGER NOT NULL CHECK (matches IN (0, 1)),
+    detail      TEXT NOT NULL,
+    verified_at TEXT NOT NULL
 );
 """
 EVAL_INSERT = (

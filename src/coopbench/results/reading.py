@@ -97,6 +97,17 @@ class Reader:
         )
         return [r[0] for r in rows]
 
+    def verifications(self) -> dict[str, dict[str, Any]]:
+        """Recorded re-run verdicts by run key: ``{"matches", "detail", "verified_at"}``."""
+        rows = self._rows(
+            "reading verifications",
+            "SELECT run_key, matches, detail, verified_at FROM verifications ORDER BY run_key",
+        )
+        return {
+            key: {"matches": bool(m), "detail": detail, "verified_at": at}
+            for key, m, detail, at in rows
+        }
+
     def run_keys(self) -> list[str]:
         """The keys of every finished run, sorted."""
         rows = self._rows(

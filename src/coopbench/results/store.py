@@ -384,6 +384,21 @@ class Store(Reader):
             [(key, p, *layout.array_row(v)) for p, v in doc["absolute"].items()],
         )
 
+    def record_verification(self, run_key: str, matches: bool, detail: str) -> None:
+        """Record the verdict of re-running a finished run (``coopbench leaderboard verify``),
+        replacing an earlier one; the site marks entries whose runs were verified."""
+        _check_key(run_key)
+        with self._tx("recording a verification") as conn:
+            if not conn.execute(
+                "SELECT 1 FROM runs WHERE run_key = ? AND finished = 1", (run_key,)
+            ).fetchone():
+                raise StoreError(f"{self.path}: no finished run {run_key!r:.120} to verify")
+            conn.execute(
+                "INSERT OR REPLACE INTO verifications (run_key, matches, detail, verified_at) "
+                "VALUES (?, ?, ?, ?)",
+                (run_key, int(bool(matches)), str(detail)[:2000], _now()),
+            )
+
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:

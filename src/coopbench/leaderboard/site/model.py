@@ -30,9 +30,24 @@ __all__ = [
 
 
 def display(entry: Entry) -> str:
-    """The name an entry is shown under everywhere on the site (its disambiguated name when
-    the board provides one, else its policy label)."""
-    return getattr(entry, "display", entry.label)
+    """The name an entry is shown under everywhere on the site: its disambiguated name."""
+    return entry.display
+
+
+def verified_text(e: Entry, verified: Mapping[str, Mapping[str, Any]]) -> str:
+    """What ``coopbench leaderboard verify`` found for an entry's runs, e.g. ``verified 2/5``
+    (re-run and matched), ``verification FAILED 1/5``; empty when none was re-run."""
+    found = [verified[r.run_key]["matches"] for r in e.runs if r.run_key in verified]
+    if not found:
+        return ""
+    if not all(found):
+        return f"verification FAILED {found.count(False)}/{len(e.runs)}"
+    return f"verified {len(found)}/{len(e.runs)}"
+
+
+def flags_with_verification(e: Entry, verified: Mapping[str, Mapping[str, Any]]) -> str:
+    """The entry's flags followed by its verification mark."""
+    return " · ".join(t for t in (flags_text(e), verified_text(e, verified)) if t)
 
 
 def submission_metas(submissions: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -101,14 +116,16 @@ def site_structure(board: Leaderboard) -> tuple[list[TaskPage], dict[int, str]]:
     return list(pages.values()), stems
 
 
-def entry_row(e: Entry, rank: int, stem: str) -> dict[str, Any]:
+def entry_row(
+    e: Entry, rank: int, stem: str, verified: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
     """One table row: the entry's name, link, flags and scores (text plus sort keys)."""
     return {
         "rank": rank,
         "name": display(e),
         "stem": stem,
         "algorithms": ", ".join(e.algorithms),
-        "flags": flags_text(e),
+        "flags": flags_with_verification(e, verified),
         "seeds": len(e.runs),
         "seed_list": ", ".join(str(s) for s in e.seeds),
         "final": interval_text(e.final),
