@@ -147,19 +147,27 @@ def test_seeds_common_to_every_task_form_the_matrix():
     assert not sb.rows and sb.incomplete[0].reason == "no seed was run on every task"
 
 
-def test_suite_key_excludes_the_task_and_splits_configs_and_action_kinds():
+def test_suite_key_excludes_the_task_and_splits_shown_names_and_action_kinds():
+    """A per-task config (``b`` on pp) stays one suite row; two configs under one label on
+    one task (``c`` on pf) are two entries with shown names of their own there, so ``c`` is
+    complete under no single name and is listed apart, never ranked."""
     lb = board(
         runs("a", grid()),
         runs("b", grid(0.2), tasks=CTEDD[:3]),
         runs("b", 0.9, tasks=CTEDD[3:], config_hash="fedcba9876543210"),
+        runs("c", grid(0.1), tasks=CTEDD),
+        runs("c", 0.7, tasks=("pf",), config_hash="1111111111111111"),
         runs("a", grid(), continuous=True),
     )
-    assert len({suite_key(e) for e in lb.entries}) == 4  # a, a continuous, b x2 configs
+    assert len({suite_key(e) for e in lb.entries}) == 6  # a, a cont., b, c, c (x2 on pf)
     discrete, continuous = suite_board(lb, "ctedd", reps=50)
     assert (discrete.continuous, continuous.continuous) == (False, True)
-    assert [r.label for r in discrete.rows] == ["a"]
-    # "b" under another config on pp is not the same entry: neither part is complete.
-    assert sorted(i.missing for i in discrete.incomplete) == [("cn-v1", "cn-v2", "pf"), ("pp",)]
+    rows = {r.label: r for r in discrete.rows}
+    assert sorted(rows) == ["a", "b"]
+    assert rows["b"].config_hashes == ("0123456789abcdef", "fedcba9876543210")
+    missing = sorted((i.label, i.missing) for i in discrete.incomplete)
+    assert [m for _, m in missing] == [("pf",), *[("cn-v1", "cn-v2", "pp")] * 2]
+    assert missing[0][0] == "c" and all(name.startswith("c (") for name, _ in missing[1:])
     assert len(continuous.rows) == 1 and not continuous.incomplete
     (only,) = suite_board(lb, "ctedd", continuous=True, reps=50)
     assert only.continuous and len(only.rows) == 1

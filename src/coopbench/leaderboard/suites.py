@@ -1,8 +1,8 @@
 """Suite aggregates: one algorithm entry scored across the tasks of a named suite.
 
 Follows Agarwal et al. 2021 ("Deep RL at the edge of the statistical precipice") and
-rliable's conventions. A suite *row* is one leaderboard entry (same ``suite_key``: label,
-action kind, tier, budget, algorithm and config) on every task of the suite; its scores form
+rliable's conventions. A suite *row* is one leaderboard entry (same ``suite_key``: shown name,
+action kind, tier, budget, algorithm path, protocol) on every task of the suite; its scores form
 a ``[runs, tasks]`` matrix (one run per seed common to all tasks). Per row, for the ``final``
 and ``auc`` scores (and ``metric``): IQM, median, mean and optimality gap with 95%
 stratified-bootstrap intervals (runs resampled within each task); the ``metric`` also gets a
@@ -46,15 +46,17 @@ PROFILE_POINTS = 101  # thresholds of the performance profile
 
 
 def suite_key(entry: Entry) -> tuple[Any, ...]:
-    """The identity of an entry across tasks: its label, action type, tier, budget, algorithm
-    path and config hash (everything in its leaderboard identity but the task)."""
+    """The identity of an entry across tasks: its shown name (``Entry.display``), action type,
+    tier, budget, algorithm path and evaluation protocol. The config may differ between tasks
+    (a preset can depend on the task, e.g. warm-up scaled to the episode length); two configs
+    under one label on one task already carry different shown names."""
     return (
-        entry.label,
+        entry.display,
         entry.continuous,
         entry.tier,
         entry.budget,
         (entry.algorithm_path,),
-        (entry.config_hash,),
+        tuple(sorted(entry.protocol.items())),
     )
 
 
@@ -218,7 +220,8 @@ def _row(
     seed: int,
     curves: bool,
 ) -> SuiteRow:
-    label, continuous, tier, budget, algorithms, config_hashes = key
+    label, continuous, tier, budget, algorithms, _ = key
+    config_hashes = tuple(sorted({e.config_hash for e in entries.values()}))
     seeds, runs, dropped = common
     return SuiteRow(
         label=label,
