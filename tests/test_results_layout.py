@@ -112,7 +112,7 @@ def test_upgrade_from_layout_1_is_bit_identical(tmp_path):
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (layout.VERSION,)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == layout.TABLES
+    assert tables == {*layout.TABLES, "verifications"}
 
 
 def test_failed_upgrade_leaves_the_old_store(tmp_path):
@@ -221,3 +221,17 @@ def test_bad_blob_after_the_first_point_is_caught_in_code():
     doc["evaluations"]["default"][3]["returns"] = {"dtype": "float64", "b64": 7}
     with pytest.raises(SubmissionError, match="b64 must be a string"):
         decode_submission(doc)
+
+
+def test_a_layout_2_store_without_verifications_gains_the_table(tmp_path):
+    """Stores written before ``verifications`` joined layout 2 open and can record verdicts."""
+    path = tmp_path / "old2.db"
+    with Store(path) as store:
+        store.import_submissions([fake_submission("r0", seed=0)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE verifications")
+    with Store(path) as store:
+        store.record_verification("r0", True, "bit-identical")
+        assert store.verifications()["r0"]["matches"] is True
+        with pytest.raises(StoreError, match="no finished run"):
+            store.record_verification("nope", True, "x")

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from coopbench.validation import check_int
+from coopbench.validation import check_int, expected_int
 
 DB_ENV = "COOPBENCH_DB"
 DEFAULT_DB = "coopbench.db"
@@ -28,8 +28,10 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
         try:
             return check_int(value, "value", minimum)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
+        except ValueError:  # argparse names the option: "argument --seeds: 0 is invalid; ..."
+            raise argparse.ArgumentTypeError(
+                f"{value} is invalid; expected {expected_int(minimum)}"
+            ) from None
 
     return parse
 

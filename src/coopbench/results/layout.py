@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 VERSION = 2
-TABLES = {"runs", "evals", "absolute", "verifications"}
+TABLES = {"runs", "evals", "absolute"}  # required; ``verifications`` is added on open
 _SUMMARY = "n INTEGER NOT NULL, mean REAL NOT NULL, std REAL NOT NULL, min REAL NOT NULL, "
 _SUMMARY += "max REAL NOT NULL, dtype TEXT NOT NULL CHECK (dtype IN ('float32', 'float64')), "
 _SUMMARY += "returns BLOB NOT NULL"
@@ -67,7 +67,7 @@ CREATE TABLE absolute (
     {_SUMMARY},
     PRIMARY KEY (run_key, policy)
 );
-CREATE TABLE verifications (
+CREATE TABLE IF NOT EXISTS verifications (
     run_key     TEXT PRIMARY KEY REFERENCES runs(run_key) ON DELETE CASCADE,
     matches     INTEGER NOT NULL CHECK (matches IN (0, 1)),
     detail      TEXT NOT NULL,
@@ -82,6 +82,9 @@ ABSOLUTE_INSERT = (
     "INSERT INTO absolute (run_key, policy, n, mean, std, min, max, dtype, returns) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+VERIFICATIONS = LAYOUT[LAYOUT.index("CREATE TABLE IF NOT EXISTS verifications") :]
 
 
 def create(conn: sqlite3.Connection) -> None:

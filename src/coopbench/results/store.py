@@ -183,6 +183,9 @@ class Store(Reader):
             raise StoreError(
                 f"{self.path}: damaged coopbench store (layout {version}, tables {tables})"
             )
+        if "verifications" not in tables:  # added to layout 2 later: created on first open
+            with self._tx("adding the verifications table") as conn:
+                conn.execute(layout.VERIFICATIONS)
 
     def _upgrade(self) -> None:
         """Layout 1 -> 2 in one transaction (all or nothing), then reclaim the space."""
