@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from coopbench.stats import bootstrap_difference_ci, stratified_bootstrap_ci
+from coopbench.stats import bootstrap_difference_ci, stratified_bootstrap, stratified_bootstrap_ci
 
 REPS = 10_000
+BAND_REPS = 2_000  # the curves' bands: a picture, not a reported number
 
 # The thesis's reported numbers (ch. 2 §2.2.1 and §2.2.3); others are qualitative.
 THESIS = {
@@ -115,7 +116,6 @@ def plot(summaries: dict[str, dict], path: Path, panels: dict[str, list[str]]) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rng = np.random.default_rng(0)
     curves = [(t, s["steps"], s["curves"]) for t, s in summaries.items()]
     chosen = [
         (title, steps, {k: c[k] for k in labels if k in c})
@@ -130,11 +130,12 @@ def plot(summaries: dict[str, dict], path: Path, panels: dict[str, list[str]]) -
         ax.set_axis_off()
     for ax, (title, steps, group) in zip(axes.flat, chosen, strict=False):
         for label, curve in group.items():
-            s = np.asarray(curve["scores"])
-            idx = rng.integers(0, len(s), (2000, len(s)))
-            band = np.percentile(s[idx].mean(1), [2.5, 97.5], axis=0)
-            (line,) = ax.plot(steps, s.mean(0), label=label, lw=1.2)
-            ax.fill_between(steps, band[0], band[1], color=line.get_color(), alpha=0.15)
+            s = np.asarray(curve["scores"])  # [trials, steps]; a trial keeps its whole curve
+            mean, low, high = stratified_bootstrap(
+                s.T[:, :, None], lambda a: a.mean(axis=(-2, -1)), BAND_REPS, seed=0
+            )
+            (line,) = ax.plot(steps, mean, label=label, lw=1.2)
+            ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.15)
         ax.set(title=title, xlabel="training step", ylabel="greedy evaluation return")
         ax.legend(fontsize=7)
     fig.tight_layout()
