@@ -1,6 +1,6 @@
-"""Time of ``coopbench leaderboard html`` on the committed standard-tier results (200 runs),
-stage by stage: decoding the submissions, aggregating them, writing the site (pages and
-figures), and writing it with the per-entry downloads. Goal: the whole under 60 s.
+"""Time of ``coopbench leaderboard html`` on the committed standard-tier results (200 runs):
+the site written from a store (``write_site``: aggregation from the summary columns, suite
+rankings, pages, figures), without and with the per-entry downloads. Goal: under 60 s.
 
 Run: ``pytest tests/benchmarks/test_site_speed.py -m bench -s``. ``COOPBENCH_SITE_FILES``
 (space-separated paths) times a subset instead, e.g. ``results/standard/maddpg.json.gz``.
@@ -9,12 +9,9 @@ Speed is reported (``docs/site.md``), never asserted.
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import resource
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -26,7 +23,7 @@ GOAL_S = 60.0
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and its finished children (the figure workers)."""
+    """CPU seconds of this process and its finished children."""
     own, kids = (
         resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
     )
@@ -44,29 +41,21 @@ def _stage(name, fn, times):
 def test_site_speed(tmp_path, benchmark):
     files = os.environ.get("COOPBENCH_SITE_FILES", "").split() or sorted(RESULTS.glob("*.json.gz"))
     times: list[tuple[str, float, float]] = []
-
-    def decode():
-        return [d for f in files for d in json.loads(gzip.decompress(Path(f).read_bytes()))]
-
-    docs = _stage("decode submissions", decode, times)
-    board = _stage("aggregate", lambda: lb.aggregate(docs, validate=False), times)
-    metas = lb.submission_metas(docs)
-    _stage("pages + figures", lambda: lb.write_html(board, tmp_path / "a", metas=metas), times)
-
-    def write_submissions(keys, path):
-        wanted = set(keys)
-        chosen = [d for d in docs if d["run_key"] in wanted]
-        lb.export_file(types.SimpleNamespace(submissions=lambda: chosen), path)
-
-    def full():
-        return lb.write_html(
-            board, tmp_path / "b", metas=metas, write_submissions=write_submissions
+    with lb.Store(tmp_path / "site.db") as store:
+        _stage("import", lambda: [lb.import_file(store, f) for f in files], times)
+        _stage(
+            "html --no-downloads",
+            lambda: lb.write_site(store, tmp_path / "a", downloads=False),
+            times,
         )
-
-    benchmark.pedantic(lambda: _stage("pages + figures + downloads", full, times), rounds=1)
-    total = sum(t[1] for t in times if t[0] != "pages + figures")
-    print(f"\n{len(docs)} runs, {len(board.entries)} entries, {os.cpu_count()} CPUs")
+        benchmark.pedantic(
+            lambda: _stage(
+                "html (with downloads)", lambda: lb.write_site(store, tmp_path / "b"), times
+            ),
+            rounds=1,
+        )
+        runs = len(store.run_keys())
+    print(f"\n{runs} runs, {os.cpu_count()} CPUs")
     for name, wall, cpu in times:
-        print(f"  {name:<30} {wall:6.1f} s wall {cpu:6.1f} CPU s")
-    miss = "  MISS" if total > GOAL_S else ""
-    print(f"  {'html total (goal < 60 s)':<30} {total:6.1f} s wall{miss}")
+        miss = "  MISS (goal < 60 s)" if name.startswith("html") and wall > GOAL_S else ""
+        print(f"  {name:<24} {wall:6.1f} s wall {cpu:6.1f} CPU s{miss}")
