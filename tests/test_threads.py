@@ -114,9 +114,12 @@ def test_sequential_sweep_runs_under_the_policy_and_restores(tmp_path, two_threa
     assert [(t["requested"], t["torch_intra_op"]) for t in recorded] == [(2, 2), (2, 2)]
 
 
-def test_pool_workers_get_the_policy_environment(tmp_path, two_threads):
+def test_pool_workers_get_the_policy_environment(tmp_path, two_threads, monkeypatch):
+    # spawn workers import the fixture algorithm through the parent's sys.path
+    monkeypatch.syspath_prepend(str(ROOT))
     db = str(tmp_path / "p.db")
-    run_sweep(["spread"], [ALGO], 2, budget=200, db_path=db, workers=2, progress=False)
+    outcomes = run_sweep(["spread"], [ALGO], 2, budget=200, db_path=db, workers=2, progress=False)
+    assert [o["status"] for o in outcomes] == ["done", "done"], outcomes
     with Store(db) as store:
         recorded = [d["provenance"]["threads"] for d in store.submissions()]
     assert len(recorded) == 2
