@@ -347,3 +347,18 @@ def test_performance_profile_equals_rliable():
     # The profile lives on a lattice of step 1/24 (24 runs): the bands agree within one step.
     assert low == pytest.approx(cis["a"][0], abs=1 / 24 + 1e-9)
     assert high == pytest.approx(cis["a"][1], abs=1 / 24 + 1e-9)
+
+
+def test_a_centralised_entry_is_flagged_in_the_suite_ranking():
+    """A row whose policy reads the global state says so, in markdown and HTML, like the task
+    tables do; the others show ``-``."""
+    central = {"default": {"label": "g", "centralised": True, "privileged": False}}
+    central_runs = runs("g", grid())
+    for doc in central_runs:
+        doc["policies"] = central
+    lb = board(central_runs, runs("d", grid(0.1)))
+    (sb,) = suite_board(lb, "ctedd", reps=50)
+    flags = {r.label: r.flags for r in sb.rows}
+    assert flags == {"g": "centralised (reads the global state)", "d": "-"}
+    text = render_suite_markdown([sb])
+    assert "| g | centralised (reads the global state) |" in text and "| d | - |" in text

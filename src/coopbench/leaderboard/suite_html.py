@@ -148,6 +148,7 @@ def render_suite_section(sb: SuiteBoard, out_dir: Path) -> Markup:
             "algorithms": ", ".join(row.algorithms),
             "tier": row.tier,
             "budget": f"{row.budget:,}",
+            "flags": row.flags,
             "seeds": len(row.seeds),
             "dropped": row.dropped,
             "cells": [

@@ -35,12 +35,12 @@ def _title(sb: SuiteBoard) -> str:
 
 def _ranking(sb: SuiteBoard, names: list[str]) -> list[str]:
     metrics = list(sb.rows[0].aggregates)
-    header = ["Rank", "Entry", "Tier", "Budget (env steps)", "Seeds"] + [
+    header = ["Rank", "Entry", "Flags", "Tier", "Budget (env steps)", "Seeds"] + [
         f"{METRIC_NAMES[m]} {AGGREGATE_NAMES[a]} [95% CI]" for m in metrics for a in AGGREGATE_NAMES
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for rank, (row, name) in enumerate(zip(sb.rows, names, strict=True), 1):
-        cells = [str(rank), escape_cell(name), escape_cell(row.tier), f"{row.budget:,}"]
+        cells = [str(rank), escape_cell(name), row.flags, escape_cell(row.tier), f"{row.budget:,}"]
         cells.append(str(len(row.seeds)))
         cells += [
             interval_text(getattr(row.aggregates[m], a)) for m in metrics for a in AGGREGATE_NAMES

@@ -103,6 +103,17 @@ class SuiteRow:
     profile_high: np.ndarray
     curve: SuiteCurve | None  # None when ``suite_board(curves=False)``
 
+    @property
+    def flags(self) -> str:
+        """What the row's policies read beyond their own observations, as the task tables say
+        it (``centralised (reads the global state)``, ...; ``-`` for none)."""
+        parts = []
+        if any(e.centralised for e in self.entries.values()):
+            parts.append("centralised (reads the global state)")
+        if any(e.privileged for e in self.entries.values()):
+            parts.append("privileged (uses global state)")
+        return ", ".join(parts) or "-"
+
 
 @dataclass(frozen=True)
 class IncompleteEntry:
