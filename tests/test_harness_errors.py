@@ -171,7 +171,7 @@ BAD_CONFIGS = [
 def test_bad_baseline_config_is_one_line_naming_the_field(algo, task, bad) -> None:
     cls = get_algorithm(algo)
     kwargs = {"continuous_actions": True} if not cls.supports_discrete else {}
-    spec = make_batched(task, 1, **kwargs).spec
+    spec = make_batched(task, 1, **kwargs).task
     with pytest.raises(ValueError) as err:
         cls(spec, cls.Config(**bad), 0)
     message = str(err.value)

@@ -67,7 +67,7 @@ class UniformRandom:
 def trivial_returns(task: str, tier: str, continuous: bool = False) -> dict[str, np.ndarray]:
     """Team returns ``[eval_episodes]`` of ``"noop"`` and ``"random"`` on the tier's
     evaluation worlds (cached per task, tier and action type)."""
-    spec = make_batched(task, 1, continuous_actions=continuous).spec
+    spec = make_batched(task, 1, continuous_actions=continuous).task
     p = get_protocol(tier)
     return {
         name: evaluate_policy(policy, spec, p.eval_episodes, p.eval_seed, name=name)
