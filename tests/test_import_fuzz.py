@@ -187,3 +187,22 @@ def test_huge_arrays_are_refused(db, tmp_path, capsys):
     rc, err = _import(capsys, db, path)
     _check_failed(rc, err, before, db)
     assert "absolute_episodes = 8" in err
+
+
+@pytest.mark.parametrize("where", ["notes", "key", "label"])
+def test_unpaired_surrogates_are_refused_in_one_line(where, db, tmp_path, capsys):
+    """JSON's ``"\\ud800"`` parses to a lone surrogate, which SQLite and stderr cannot encode:
+    one error line (the character shown escaped), exit 2, nothing stored. Found by the fuzzer."""
+    doc = _base(3)
+    if where == "notes":
+        doc["notes"] = "ok \ud800"
+    elif where == "key":
+        doc["algorithm"]["config"]["\udfff"] = 1
+    else:
+        doc["policies"]["default"]["label"] = "\ud800"
+    path = tmp_path / "surrogate.json"
+    path.write_bytes(json.dumps([_base(2), doc]).encode())  # ensure_ascii: "\ud800" escapes
+    before = _store_state(db)
+    rc, err = _import(capsys, db, path)
+    _check_failed(rc, err, before, db)
+    assert "UTF-8" in err and ("\\ud800" in err or "\\udfff" in err)

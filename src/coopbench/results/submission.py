@@ -81,23 +81,40 @@ def _where(path: Any) -> str:
     return "/".join(str(p) for p in path) or "<document>"
 
 
-def _check_finite(value: Any, path: tuple[Any, ...], what: str) -> None:
-    """Reject NaN/inf anywhere (JSON Schema's ``number`` admits them once parsed)."""
+def _check_text(text: str, path: tuple[Any, ...], what: str) -> None:
+    """Reject text that is not valid UTF-8 (an unpaired surrogate: JSON's ``"\\ud800"``
+    parses to one, and neither SQLite nor a terminal can take it). Named with ``ascii()``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SubmissionError(
+            f"{what}: {_where(path)} holds {text[exc.start : exc.end]!a} at position "
+            f"{exc.start}: text must be valid UTF-8 (an unpaired surrogate is not)"
+        ) from None
+
+
+def _check_values(value: Any, path: tuple[Any, ...], what: str) -> None:
+    """Reject NaN/inf (JSON Schema's ``number`` admits them once parsed) and text that is
+    not valid UTF-8, anywhere in the document (keys included)."""
     if isinstance(value, float):
         if not math.isfinite(value):
             raise SubmissionError(f"{what}: {_where(path)} is {value}, every number must be finite")
+    elif isinstance(value, str):
+        _check_text(value, path, what)
     elif isinstance(value, dict):
         for k, v in value.items():
-            _check_finite(v, (*path, k), what)
+            if isinstance(k, str):
+                _check_text(k, path, what)
+            _check_values(v, (*path, k), what)
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            _check_finite(v, (*path, i), what)
+            _check_values(v, (*path, i), what)
 
 
 def _schema_check(validator: Any, doc: Any, what: str) -> None:
     if not isinstance(doc, dict):
         raise SubmissionError(f"{what}: expected a JSON object, got {type(doc).__name__}")
-    _check_finite(doc, (), what)
+    _check_values(doc, (), what)
     error = best_match(validator.iter_errors(doc))
     if error is None:
         return
