@@ -4,6 +4,13 @@ import os
 import sys
 
 import pytest
+from hypothesis import settings
+
+# CI runs the fuzz tests on fixed examples (the same inputs on every run); elsewhere
+# hypothesis explores new ones each time. HYPOTHESIS_PROFILE=ci reproduces CI locally.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI") or os.environ.get("HYPOTHESIS_PROFILE") == "ci":
+    settings.load_profile("ci")
 
 # Learning-test thresholds are calibrated with one intra-op thread (what the sweep workers
 # use), and the tests' small networks only lose time to extra threads; torch reads this
