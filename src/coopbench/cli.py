@@ -226,12 +226,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         f"{counts['failed']} failed · store {path}"
     )
     with _store(args) as store:
-        submissions = store.submissions()
-    _show(submissions)
-    if args.wandb:
-        from coopbench.leaderboard import mirror_to_wandb
+        _show(store)  # scored from the summary columns: no returns decoded
+        if args.wandb:
+            from coopbench.leaderboard import mirror_to_wandb
 
-        out.print(f"mirrored {mirror_to_wandb(submissions)} run(s) to wandb")
+            out.print(f"mirrored {mirror_to_wandb(store.submissions())} run(s) to wandb")
     for o in failed:
         print(
             f"coopbench: error: {o['task']} {o['algo']} seed {o['seed']}: {o['error']}",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from coopbench.leaderboard.scoring import run_scores
-from coopbench.results.submission import RUN_FIELDS, content_hash, validate_submission
+from coopbench.results.submission import content_hash, run_meta, validate_submission
 
 __all__ = ["WandbError", "logged_in", "mirror_to_wandb"]
 
@@ -59,7 +59,7 @@ def mirror_to_wandb(
             scores = run_scores(doc)
         except ValueError:
             scores = {}
-        config = {k: v for k, v in doc.items() if k not in RUN_FIELDS}
+        config = run_meta(doc)
         run = wandb.init(
             project=project,
             entity=entity,

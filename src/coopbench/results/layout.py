@@ -25,7 +25,7 @@ import sqlite3
 from typing import Any
 
 from coopbench.results import arrays
-from coopbench.results.submission import RUN_FIELDS, canonical_json, content_hash
+from coopbench.results.submission import canonical_json, content_hash, run_meta
 
 __all__ = [
     "ABSOLUTE_INSERT",
@@ -111,7 +111,7 @@ def upgrade_v1(conn: sqlite3.Connection) -> None:
     for key, meta, finished, submission, updated in rows:
         if finished:
             doc = json.loads(submission)
-            meta = canonical_json({k: v for k, v in doc.items() if k not in RUN_FIELDS})
+            meta = canonical_json(run_meta(doc))
             digest, wall = content_hash(doc), doc["wall_time_s"]
         else:
             digest = wall = None

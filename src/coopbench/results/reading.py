@@ -18,7 +18,7 @@ import numpy as np
 
 from coopbench.results import arrays
 from coopbench.results.errors import StoreError
-from coopbench.results.submission import RUN_FIELDS, encode_submission
+from coopbench.results.submission import encode_submission, run_meta
 
 __all__ = ["Reader", "RunSummary", "summarise"]
 
@@ -51,7 +51,7 @@ def summarise(doc: dict[str, Any]) -> RunSummary:
     }
     return RunSummary(
         run_key=doc["run_key"],
-        meta={k: v for k, v in doc.items() if k not in RUN_FIELDS},
+        meta=run_meta(doc),
         wall_time_s=float(doc["wall_time_s"]),
         curves=curves,
         absolute={p: _mean(v) for p, v in doc["absolute"].items()},

@@ -33,11 +33,11 @@ from coopbench.results import arrays, layout
 from coopbench.results.errors import StoreError
 from coopbench.results.reading import Reader
 from coopbench.results.submission import (
-    RUN_FIELDS,
     canonical_json,
     content_hash,
     decode_submission,
     encode_submission,
+    run_meta,
     validate_meta,
 )
 
@@ -364,7 +364,7 @@ class Store(Reader):
 
     def _write_finished(self, conn: sqlite3.Connection, doc: dict[str, Any], digest: str) -> None:
         key = doc["run_key"]
-        meta = {k: v for k, v in doc.items() if k not in RUN_FIELDS}
+        meta = run_meta(doc)
         conn.execute("DELETE FROM evals WHERE run_key = ?", (key,))
         conn.execute("DELETE FROM absolute WHERE run_key = ?", (key,))
         conn.execute(

@@ -39,6 +39,7 @@ __all__ = [
     "encode_submission",
     "load_schema",
     "loads_strict",
+    "run_meta",
     "validate_meta",
     "validate_submission",
 ]
@@ -47,6 +48,14 @@ SCHEMA_VERSION = 2  # what export writes
 SCHEMA_VERSIONS = (1, 2)  # what import reads
 # Fields produced by the run itself; everything else of a submission is the run's ``meta``.
 RUN_FIELDS = ("schema_version", "run_key", "evaluations", "absolute", "wall_time_s")
+
+
+def run_meta(doc: dict[str, Any]) -> dict[str, Any]:
+    """A submission's ``meta``: everything but the fields the run itself produced
+    (``RUN_FIELDS``)."""
+    return {k: v for k, v in doc.items() if k not in RUN_FIELDS}
+
+
 _MAX_POINTS = 100_000  # schema: evaluations/*/maxItems
 _MAX_STEP = 1_000_000_000_000  # schema: evaluations/*/*/step/maximum
 # Derived fields people are tempted to include; named in the rejection message.

@@ -16,6 +16,7 @@ from typing import Any
 from coopbench.envs import TASKS
 from coopbench.leaderboard.markdown import flags_text, interval_text, steps_text
 from coopbench.leaderboard.scoring import Entry, Leaderboard
+from coopbench.results.submission import run_meta
 
 __all__ = [
     "Group",
@@ -51,9 +52,9 @@ def flags_with_verification(e: Entry, verified: Mapping[str, Mapping[str, Any]])
 
 
 def submission_metas(submissions: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each submission without its returns, by run key: the ``metas`` of ``write_html``."""
-    returns = ("evaluations", "absolute")
-    return {d["run_key"]: {k: v for k, v in d.items() if k not in returns} for d in submissions}
+    """Each submission's meta plus ``wall_time_s``, by run key: the ``metas`` of
+    ``write_html``, as ``Store.metas()`` gives them."""
+    return {d["run_key"]: {**run_meta(d), "wall_time_s": d["wall_time_s"]} for d in submissions}
 
 
 def actions(continuous: bool) -> str:
