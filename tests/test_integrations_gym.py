@@ -81,22 +81,40 @@ def test_auto_reset_matches_the_raw_env_step_for_step():
     assert wrapped.env.t == 0  # reset after the second episode too
 
 
-def test_agents_as_envs_is_world_major():
-    raw = make_batched("spread", B)
-    flat = AgentVectorEnv(budgeted("spread"))
-    n, horizon = raw.task.n_agents, raw.task.max_cycles
-    raw.reset(seed=1)
-    flat.reset(seed=1)
-    rng = np.random.default_rng(1)
-    for t in range(1, horizon + 1):
+def lockstep(task: str, seed: int):
+    """One episode of a raw batched env and the agents-as-envs view driven by the same random
+    actions; yields ``(t, raw step result, view step result)``."""
+    raw = make_batched(task, B)
+    flat = AgentVectorEnv(budgeted(task))
+    n = raw.task.n_agents
+    raw.reset(seed=seed)
+    flat.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    for t in range(1, raw.task.max_cycles + 1):
         actions = rng.integers(0, 5, (B, n))
-        raw_obs, raw_rew, _, _, _ = raw.step(actions)
-        obs, rew, _, truncated, info = flat.step(actions.reshape(-1))  # agent i of world w: w*n+i
+        yield t, raw.step(actions), flat.step(actions.reshape(-1))  # agent i of world w: w*n+i
+
+
+def test_agents_as_envs_is_world_major():
+    steps = list(lockstep("spread", 1))
+    assert len(steps) == 25
+    for _, (raw_obs, raw_rew, _, _, _), (obs, rew, _, _, info) in steps:
         np.testing.assert_array_equal(rew, raw_rew.reshape(-1))
-        if t < horizon:
-            np.testing.assert_array_equal(obs, raw_obs.reshape(B * n, -1))
-    assert truncated.all() and info["_final_obs"].shape == (B * n,)
-    np.testing.assert_array_equal(info["final_obs"], raw_obs.reshape(B * n, -1))
+        if "final_obs" not in info:
+            np.testing.assert_array_equal(obs, raw_obs.reshape(B * 3, -1))
+    _, (raw_obs, *_), (_, _, _, truncated, info) = steps[-1]
+    assert truncated.all() and info["_final_obs"].shape == (B * 3,)
+    np.testing.assert_array_equal(info["final_obs"], raw_obs.reshape(B * 3, -1))
+
+
+def test_per_world_info_is_repeated_per_agent_env():
+    """pp reports captures per world; the agents-as-envs view gives each agent its world's."""
+    _, (raw_obs, *_, raw_info), (*_, info) = list(lockstep("pp", 2))[-1]
+    np.testing.assert_array_equal(
+        info["final_info"]["captures"], np.repeat(raw_info["captures"], 3)
+    )
+    assert info["_final_info"].shape == info["_final_obs"].shape == (B * 3,)
+    np.testing.assert_array_equal(info["final_obs"], raw_obs.reshape(B * 3, -1))
 
 
 def test_record_episode_statistics_works_on_top():

@@ -45,7 +45,33 @@ from coopbench.envs.batched import N_ACTIONS
 StepResult = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
 
 
-class MultiAgentVectorEnv(VectorEnv):
+class _HarnessSide:
+    """What both views pass through from the budgeted env (``self.env``)."""
+
+    env: TrainingEnv
+
+    def state(self) -> np.ndarray:
+        """Global state ``[worlds, state_dim]`` of the current episodes, one row per world
+        (for centralised critics)."""
+        return self.env.state()
+
+    @property
+    def steps_taken(self) -> int:
+        """Env steps counted against the budget so far (world steps, not agent steps)."""
+        return self.env.steps_taken
+
+    @property
+    def remaining(self) -> int:
+        """Env steps left in the budget."""
+        return self.env.remaining
+
+    @property
+    def exhausted(self) -> bool:
+        """True once one more step would exceed the budget (it would raise)."""
+        return self.env.exhausted
+
+
+class MultiAgentVectorEnv(_HarnessSide, VectorEnv):
     """``num_envs`` worlds with auto-reset (SAME_STEP); per-agent observations and rewards."""
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP}  # noqa: RUF012
@@ -120,28 +146,8 @@ class MultiAgentVectorEnv(VectorEnv):
             }
         return obs, rewards, terminated, truncated, info
 
-    # ------------------------------------------------------------------ harness side
-    def state(self) -> np.ndarray:
-        """Global state ``[num_envs, state_dim]`` of the current episodes (centralised critics)."""
-        return self.env.state()
 
-    @property
-    def steps_taken(self) -> int:
-        """Env steps counted against the budget so far."""
-        return self.env.steps_taken
-
-    @property
-    def remaining(self) -> int:
-        """Env steps left in the budget."""
-        return self.env.remaining
-
-    @property
-    def exhausted(self) -> bool:
-        """True once one more step would exceed the budget (it would raise)."""
-        return self.env.exhausted
-
-
-class AgentVectorEnv(VectorEnv):
+class AgentVectorEnv(_HarnessSide, VectorEnv):
     """The "agents as envs" view: ``num_envs * n_agents`` single-agent envs (world-major) for
     parameter-sharing code; the task's per-agent spaces are the single spaces."""
 
@@ -150,6 +156,7 @@ class AgentVectorEnv(VectorEnv):
     def __init__(self, env: TrainingEnv) -> None:
         """``env``: the ``TrainingEnv`` the harness passes to ``learn``."""
         self.worlds = MultiAgentVectorEnv(env)
+        self.env = self.worlds.env
         self.task: TaskSpec = self.worlds.task
         self.n_agents = self.worlds.n_agents
         self.num_envs = self.worlds.num_envs * self.n_agents
@@ -170,8 +177,8 @@ class AgentVectorEnv(VectorEnv):
     def step(self, actions: Any) -> StepResult:
         """Step every world with ``actions`` ``[num_envs * n_agents]`` (discrete) or
         ``[num_envs * n_agents, 5]`` (continuous); ``num_envs / n_agents`` env steps of the
-        budget (one per world). ``info["final_info"]`` stays per world (``[num_envs /
-        n_agents]`` arrays); ``final_obs`` and the masks are per agent-env."""
+        budget (one per world). Per-world info arrays (e.g. pp's ``captures``, the masks,
+        ``final_obs``) are repeated for each agent of the world."""
         expected = self.action_space.shape
         arr = np.asarray(actions)
         if arr.shape != expected:
@@ -182,14 +189,10 @@ class AgentVectorEnv(VectorEnv):
             )
         worlds = arr.reshape(self.worlds.num_envs, self.n_agents, *expected[1:])
         obs, rewards, terminated, truncated, info = self.worlds.step(worlds)
-        if "final_obs" in info:
-            mask = np.repeat(info["_final_obs"], self.n_agents)
-            info = {
-                **info,
-                "final_obs": self._flat(info["final_obs"]),
-                "_final_obs": mask,
-                "_final_info": mask.copy(),
-            }
+        final_obs = info.get("final_obs")
+        info = self._per_agent({k: v for k, v in info.items() if k != "final_obs"})
+        if final_obs is not None:
+            info["final_obs"] = self._flat(final_obs)
         return (
             self._flat(obs),
             rewards.reshape(-1),
@@ -201,21 +204,16 @@ class AgentVectorEnv(VectorEnv):
     def _flat(self, obs: np.ndarray) -> np.ndarray:
         return obs.reshape(self.num_envs, self.task.obs_dim)
 
-    def state(self) -> np.ndarray:
-        """Global state ``[worlds, state_dim]`` (one row per world, not per agent-env)."""
-        return self.worlds.state()
-
-    @property
-    def steps_taken(self) -> int:
-        """Env steps counted against the budget so far (world steps, not agent steps)."""
-        return self.worlds.steps_taken
-
-    @property
-    def remaining(self) -> int:
-        """Env steps left in the budget."""
-        return self.worlds.remaining
-
-    @property
-    def exhausted(self) -> bool:
-        """True once one more step would exceed the budget (it would raise)."""
-        return self.worlds.exhausted
+    def _per_agent(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Info with every per-world array (leading dim = worlds) repeated for each agent of
+        its world, nested dicts (``final_info``) included."""
+        worlds = self.worlds.num_envs
+        out: dict[str, Any] = {}
+        for key, value in info.items():
+            if isinstance(value, dict):
+                out[key] = self._per_agent(value)
+            elif isinstance(value, np.ndarray) and value.shape[:1] == (worlds,):
+                out[key] = np.repeat(value, self.n_agents, axis=0)
+            else:
+                out[key] = value
+        return out
