@@ -14,7 +14,8 @@ declares its budget; otherwise the budget is the last ``step_count``.
 
 A run whose budget, evaluation steps (``step_count``\\ s), episodes per evaluation and
 absolute-metric episodes equal a tier's is recorded under that tier's protocol and ranked
-with ours (our own export, re-imported, lands exactly where it was). Any other run is
+with ours (our own export, re-imported, lands exactly where it was; an env suffixed
+``_evaluation-only`` by the exporter is an evaluation-only run again). Any other run is
 recorded with ``protocol.kind = "external"`` (tier ``external``, eval_seed 0: unknown) and
 shown apart, never ranked. ``returns="agent-mean"`` multiplies the returns by the task's
 number of agents: BenchMARL's writer logs the mean over agents of each agent's return,
@@ -43,7 +44,9 @@ from coopbench.results.submission import canonical_json, encode_submission
 __all__ = ["RETURNS", "from_marl_eval", "is_marl_eval", "parse_task_map"]
 
 RETURNS = ("team", "agent-mean")
-_ENV = re.compile(r"coopbench_([a-z][a-z0-9_-]{0,31})_([0-9]{1,13})")
+_ENV = re.compile(
+    r"coopbench_([a-z][a-z0-9_-]{0,31})_([0-9]{1,13})(?:_(evaluation-only|external))?"
+)
 _STEP = re.compile(r"step_([0-9]{1,9})")
 _SEED = re.compile(r"(?:seed_)?([0-9]{1,18})(?:_[0-9]+)?")
 _EPOCH = "1970-01-01T00:00:00+00:00"
@@ -143,22 +146,25 @@ def _points(run: dict[str, Any], where: str) -> tuple[list[int], list[np.ndarray
     return counts, [r for _, _, r in steps], absolute
 
 
-def _protocol(
-    steps: list[int], episodes: int, absolute: int, declared: tuple[str, int] | None, where: str
-) -> dict[str, Any]:
-    budget = declared[1] if declared else steps[-1]
+def _protocol(steps: list[int], episodes: int, absolute: int, env: str, where: str) -> dict:
+    """The tier's protocol when the run matches it exactly, else an ``external`` one."""
+    match = _ENV.fullmatch(env)
+    tier_name, declared, kind = match.groups() if match else (None, None, None)
+    budget = int(declared) if declared else max(steps[-1], 1)
     if steps[-1] > budget or budget < 1:
         raise SubmissionError(
             f"{where}: step_count {steps[-1]} past the budget {budget} its environment declares"
         )
     for tier in PROTOCOLS.values():
-        if (
-            (declared is None or declared[0] == tier.tier)
-            and (tier.budget, tier.eval_episodes, tier.absolute_episodes)
-            == (budget, episodes, absolute)
-            and tuple(steps) == tier.schedule()
-        ):
+        same = tier_name in (None, tier.tier) and (
+            tier.budget,
+            tier.eval_episodes,
+            tier.absolute_episodes,
+        ) == (budget, episodes, absolute)
+        if same and kind is None and tuple(steps) == tier.schedule():
             return tier.as_dict()
+        if same and kind == "evaluation-only" and steps == [0]:  # exported `coopbench evaluate`
+            return {"kind": kind, **tier.as_dict()}
     gaps = np.diff(steps)
     return {
         "kind": "external",
@@ -192,9 +198,7 @@ def _submission(
     if returns == "agent-mean":
         values = [v * spec.n_agents for v in values]
         absolute = absolute * spec.n_agents
-    match = _ENV.fullmatch(env)
-    declared = (match.group(1), int(match.group(2))) if match else None
-    protocol = _protocol(steps, values[0].size, absolute.size, declared, where)
+    protocol = _protocol(steps, values[0].size, absolute.size, env, where)
     digest = [array_digest(v) for v in (*values, absolute)]
     source = {"env": env, "task": task_name, "algorithm": algo, "run": run_name}
     config = {"marl_eval_env": env, "returns": returns}
