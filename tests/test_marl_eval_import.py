@@ -167,6 +167,7 @@ def test_benchmarl_layout_with_task_map_and_agent_mean_returns(capsys, tmp_path)
     [e] = board.unranked
     assert not board.entries and e.label == "mappo" and not np.isfinite(e.auc.point)
     assert "| - |" in render_markdown(board)  # no AUC: the curve does not start at 0
+    one_line_error(capsys, main(["leaderboard", "verify", "b.db"]), "external runs are not re-run")
 
 
 GOOD = external_doc()
