@@ -16,8 +16,9 @@ per-point mean team returns the store keeps, never numbers a submitter wrote):
   the episodes (Gorsane et al. 2022, §4 "absolute performance").
 
 Normalisation: ``(R - R_random) / (R_heuristic - R_random)`` with the task's stored reference
-returns (0 = uniform random, 1 = scripted heuristic). Across seeds: IQM with a 95%
-stratified-bootstrap interval, the run as resampling unit (Agarwal et al. 2021, §4;
+returns (0 = uniform random, 1 = scripted heuristic) of its current version, also for runs of
+an earlier version with the same dynamics (``envs.scoring_references``). Across seeds: IQM
+with a 95% stratified-bootstrap interval, the run as resampling unit (Agarwal et al. 2021, §4;
 ``stats.iqm_interval``), seeded so the same store always prints the same numbers.
 
 Only runs trained under a tier's protocol are *ranked* (``Leaderboard.entries``). Runs whose
@@ -38,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from coopbench import stats
-from coopbench.envs import make_task, reference_returns
+from coopbench.envs import scoring_references
 from coopbench.leaderboard.identity import EntryKey, entry_key, names, protocol_dict
 from coopbench.results.reading import RunSummary, summarise
 from coopbench.results.store import Store
@@ -202,13 +203,7 @@ def _references(task: dict[str, Any], cache: dict[str, Any]) -> tuple[float, flo
     ident = (task["id"], task["version"], repr(sorted(task["kwargs"].items())))
     if ident not in cache:
         try:
-            current = make_task(task["id"], **task["kwargs"]).version
-            if current != task["version"]:
-                raise ValueError(
-                    f"task {task['id']} version {task['version']} but references are for the "
-                    f"current version {current}"
-                )
-            ref = reference_returns(task["id"], **task["kwargs"])
+            ref = scoring_references(task["id"], task["version"], **task["kwargs"])
             cache[ident] = (ref["random"], ref["heuristic"])
         except (TypeError, ValueError) as exc:
             cache[ident] = " ".join(str(exc).split())
