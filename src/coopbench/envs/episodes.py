@@ -1,6 +1,8 @@
 """Whole episodes: the one loop that plays a policy in every world of a ``BatchedEnv``.
 
-The reference returns, the GIFs and the harness's evaluation all run through ``rollout``.
+The reference returns, the GIFs and the harness's evaluation all run through ``rollout``;
+``policy_act`` turns a policy into its ``act``, carrying a recurrent policy's hidden state
+(docs/contracts.md, "Recurrent policies").
 """
 
 from __future__ import annotations
@@ -42,6 +44,40 @@ def rollout(
     return total
 
 
+def is_recurrent(policy: Any) -> bool:
+    """Whether ``policy`` follows the recurrent protocol: it has ``initial_state(batch)``."""
+    return callable(getattr(policy, "initial_state", None))
+
+
+def policy_act(policy: Callable[..., Any], with_state: bool) -> Act:
+    """``act(obs, env)`` that calls ``policy(obs)``, or ``policy(obs, env.state())`` when
+    ``with_state``, and returns what it returns.
+
+    A recurrent policy (``is_recurrent``) is also passed ``hidden=``: ``policy.initial_state(B)``
+    at every episode start (``env.t == 0``: all worlds of a ``BatchedEnv`` start and end
+    together), then the state its previous call returned; it returns ``(actions, hidden)``.
+    """
+    if not is_recurrent(policy):
+        if with_state:
+            return lambda obs, env: policy(obs, env.state())
+        return lambda obs, env: policy(obs)
+    hidden: Any = None
+
+    def act(obs: np.ndarray, env: BatchedEnv) -> Any:
+        nonlocal hidden
+        if env.t == 0:
+            hidden = policy.initial_state(env.num_envs)  # type: ignore[attr-defined]
+        out = policy(obs, env.state(), hidden=hidden) if with_state else policy(obs, hidden=hidden)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(
+                f"a recurrent policy must return (actions, hidden); got {type(out).__name__}"
+            )
+        actions, hidden = out
+        return actions
+
+    return act
+
+
 def random_actions(task: TaskSpec, rng: np.random.Generator, batch: int) -> np.ndarray:
     """Uniformly random actions ``[batch, N(, 5)]`` drawn from ``rng``."""
     if task.continuous_actions:
@@ -68,16 +104,17 @@ def save_gif(
 ) -> Path:
     """Write a GIF of one episode and return its path.
 
-    ``policy(obs [1, N, obs_dim], state [1, state_dim]) -> actions [1, N(, 5)]``;
-    ``None`` plays uniformly random actions.
+    ``policy(obs [1, N, obs_dim], state [1, state_dim]) -> actions [1, N(, 5)]`` (a recurrent
+    policy also gets and returns its hidden state, see ``policy_act``); ``None`` plays
+    uniformly random actions.
     """
     env = make_batched(task_id, 1, **kwargs)
     rng = np.random.default_rng(seed)
-
-    def act(obs: np.ndarray, env: BatchedEnv) -> np.ndarray:
-        if policy is None:
-            return random_actions(env.task, rng, 1)
-        return policy(obs, env.state())
+    act = (
+        policy_act(policy, with_state=True)
+        if policy is not None
+        else lambda obs, env: random_actions(env.task, rng, 1)
+    )
 
     frames: list[np.ndarray] = []
     rollout(env, act, seed, on_step=lambda env: frames.append(env.render(0, size)))

@@ -16,6 +16,7 @@ import numpy as np
 
 from coopbench.algorithms.base import Policy
 from coopbench.envs import BatchedEnv, TaskSpec, make_batched, rollout
+from coopbench.envs.episodes import policy_act
 from coopbench.validation import check_int
 
 
@@ -65,7 +66,10 @@ def evaluate_policy(
     """Team returns ``[episodes]`` (float64) of ``policy`` on ``episodes`` seeded worlds.
 
     The policy is called as ``policy(obs)``, or ``policy(obs, state)`` when it is
-    centralised or privileged. Invalid actions raise ``EvaluationError`` naming the policy.
+    centralised or privileged; a recurrent policy (one with ``initial_state(batch)``) also
+    gets ``hidden=``, reset to ``initial_state(episodes)`` at the episode start and carried
+    from step to step, and returns ``(actions, hidden)`` (``envs.episodes.policy_act``).
+    Invalid actions raise ``EvaluationError`` naming the policy.
     """
     episodes = check_int(episodes, "episodes")
     grad_off = sys.modules["torch"].no_grad() if "torch" in sys.modules else nullcontext()
@@ -75,11 +79,11 @@ def evaluate_policy(
 
 def _episodes(policy: Policy, spec: TaskSpec, episodes: int, seed: int, name: str) -> np.ndarray:
     env = make_batched(spec.task_id, episodes, **spec.kwargs)
-    with_state = reads_state(policy)
+    call = policy_act(policy, reads_state(policy))
 
     def act(obs: np.ndarray, env: BatchedEnv) -> np.ndarray:
         try:
-            raw = policy(obs, env.state()) if with_state else policy(obs)
+            raw = call(obs, env)
         except Exception as exc:
             raise EvaluationError(f"policy {name!r} raised {type(exc).__name__}: {exc}") from exc
         return checked_actions(raw, spec, episodes, name)
