@@ -19,11 +19,17 @@ log-std around ``0.5 + actor(o)``. A sample is **clipped** into MPE's box
 the Gaussian log-probability stays exact (no tanh/sigmoid Jacobian term, as in
 the PPO reference implementations). Evaluation uses ``clip(mean, 0, 1)``;
 discrete evaluation the arg-max of the logits.
+
+rMAPPO (``recurrent=True``, Yu et al. 2022's recurrent variant): the actor is a GRU
+(``mappo_networks.RecurrentActor``); its hidden state is stored with every rollout step and
+zeroed at every episode start, and the update unrolls it over chunks of ``chunk_length``
+steps that begin in the stored state (``sequences``). The critic stays feed-forward.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,13 +40,19 @@ from torch.nn import functional as F
 
 from coopbench.algorithms.base import Algorithm, Hooks, Policy, TrainingEnv
 from coopbench.algorithms.checkpoint import load_checkpoint, save_checkpoint
-from coopbench.algorithms.networks import agent_one_hot, mlp, seed_everything
+from coopbench.algorithms.networks import agent_one_hot, seed_everything
 from coopbench.algorithms.normalisers import VALUE_NORMS, make_value_norm
 from coopbench.algorithms.schedules import linear_anneal
+from coopbench.baselines.mappo_networks import (
+    ACTIVATIONS,
+    Actor,
+    RecurrentActor,
+    RecurrentActorPolicy,
+    SharedActorPolicy,
+    network,
+)
 from coopbench.envs import TASKS, TaskSpec
 from coopbench.validation import check_int
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
 @dataclass
@@ -72,6 +84,12 @@ class MAPPOConfig:
     feature_norm: bool = True  # LayerNorm on the network inputs (paper: on)
     agent_id: bool = False  # append the agent-id one-hot to actor and critic inputs
     log_std_init: float = -0.5  # initial log-std of the Gaussian (continuous only)
+    # rMAPPO (Yu et al. 2022): a GRU actor trained on chunks of the rollout. Left out of the
+    # recorded config (and its hash) at their defaults, so older runs keep their identity.
+    recurrent: bool = field(default=False, metadata={"omit_at_default": True})
+    chunk_length: int = field(  # BPTT chunk in steps (paper: data_chunk_length 10)
+        default=10, metadata={"omit_at_default": True}
+    )
 
 
 def gae(
@@ -103,75 +121,41 @@ def gae(
     return advantages, advantages + values
 
 
-class Actor(nn.Module):
-    """Shared actor: logits (discrete) or the Gaussian mean offset and log-std (continuous)."""
-
-    def __init__(self, in_dim: int, n_actions: int, cfg: MAPPOConfig, continuous: bool) -> None:
-        super().__init__()
-        self.net = _network(in_dim, n_actions, cfg, out_gain=0.01)
-        self.continuous = continuous
-        if continuous:
-            self.log_std = nn.Parameter(torch.full((n_actions,), float(cfg.log_std_init)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.net(x)
-        return out + 0.5 if self.continuous else out  # mean centred in the box [0, 1]
-
-    def mode(self, x: torch.Tensor) -> torch.Tensor:
-        out = self(x)
-        return out.clamp(0.0, 1.0) if self.continuous else out.argmax(-1)
-
-    def sample(self, x: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """A sampled action (unclipped if continuous) and its log-probability."""
-        out = self(x)
-        if self.continuous:
-            noise = torch.randn(out.shape, generator=gen, device=out.device)
-            action = out + self.log_std.exp() * noise
-        else:
-            probs = F.softmax(out, -1).reshape(-1, out.shape[-1])
-            action = torch.multinomial(probs, 1, generator=gen).reshape(out.shape[:-1])
-        return action, self._log_prob_entropy(out, action)[0]
-
-    def evaluate(self, x: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probability and entropy of stored actions under the current parameters."""
-        return self._log_prob_entropy(self(x), action)
-
-    def _log_prob_entropy(
-        self, out: torch.Tensor, action: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.continuous:
-            dist = torch.distributions.Normal(out, self.log_std.exp().expand_as(out))
-            return dist.log_prob(action).sum(-1), dist.entropy().sum(-1)
-        logp = F.log_softmax(out, -1)
-        chosen = logp.gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
-        return chosen, -(logp.exp() * logp).sum(-1)
+def sequences(data: dict[str, torch.Tensor], length: int) -> dict[str, torch.Tensor]:
+    """``[T, B, N, ...]`` tensors cut into ``C = ceil(T / length)`` chunks per world and agent:
+    ``[length, C·B·N, ...]`` sequences, the last chunk zero-padded; ``valid [length, C·B·N]``
+    marks the real steps. The rMAPPO update trains on these chunks (data_chunk_length)."""
+    steps = next(iter(data.values())).shape[0]
+    chunks = -(-steps // length)
+    pad = chunks * length - steps
+    out = {}
+    for key, v in data.items():
+        v = torch.cat([v, v.new_zeros((pad, *v.shape[1:]))]) if pad else v
+        out[key] = v.reshape(chunks, length, *v.shape[1:]).transpose(0, 1).flatten(1, 3)
+    valid = torch.arange(chunks * length, device=out["adv"].device) < steps
+    shape = (chunks, length, *data["adv"].shape[1:3])
+    out["valid"] = valid.reshape(chunks, length, 1, 1).expand(shape).transpose(0, 1).flatten(1, 3)
+    return out
 
 
-def _network(in_dim: int, out_dim: int, cfg: MAPPOConfig, out_gain: float) -> nn.Module:
-    """Paper's MLP: input LayerNorm, ``layers`` × ``hidden`` units, orthogonal initialisation."""
-    act = ACTIVATIONS[cfg.activation]
-    body = mlp(in_dim, [cfg.hidden] * cfg.layers, out_dim, activation=act, out_gain=out_gain)
-    return nn.Sequential(nn.LayerNorm(in_dim), body) if cfg.feature_norm else body
+def minibatches(
+    data: dict[str, torch.Tensor], dim: int, num: int, gen: torch.Generator
+) -> Iterator[dict[str, torch.Tensor]]:
+    """``num`` random minibatches of ``data`` split along ``dim`` (a remainder is dropped)."""
+    size = data["adv"].shape[dim]
+    mb_size = max(1, size // num)
+    perm = torch.randperm(size, generator=gen, device=data["adv"].device)
+    for start in range(0, size - mb_size + 1, mb_size):
+        index = perm[start : start + mb_size]
+        yield {k: v.index_select(dim, index) for k, v in data.items()}
 
 
-class SharedActorPolicy:
-    """Deterministic decentralised policy: agent i's action from agent i's observation."""
-
-    centralised = False
-
-    def __init__(self, actor: Actor, spec: TaskSpec, agent_id: bool, device: str) -> None:
-        self.actor, self.spec, self.agent_id, self.device = actor, spec, agent_id, device
-
-    @torch.no_grad()
-    def __call__(self, obs: np.ndarray, state: np.ndarray | None = None) -> np.ndarray:
-        arr = np.asarray(obs)
-        expected = (self.spec.n_agents, self.spec.obs_dim)
-        if arr.ndim != 3 or arr.shape[1:] != expected:
-            raise ValueError(f"observations must have shape [B, *{expected}]; got {arr.shape}")
-        x = torch.as_tensor(arr, dtype=torch.float32, device=self.device)
-        if self.agent_id:
-            x = torch.cat([x, agent_one_hot(x.shape[0], x.shape[1], self.device)], -1)
-        return self.actor.mode(x).cpu().numpy()
+def _masked_mean(valid: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The mean over the ``valid`` entries (all entries when None)."""
+    if valid is None:
+        return torch.mean
+    weight = valid.to(torch.float32)
+    return lambda x: (x * weight).sum() / weight.sum()
 
 
 class MAPPO(Algorithm):
@@ -188,9 +172,11 @@ class MAPPO(Algorithm):
         seed_everything(seed)
         self.gen = torch.Generator(device=device).manual_seed(seed)
         n, ids = spec.n_agents, cfg.agent_id
-        self.actor = Actor(spec.obs_dim + n * ids, spec.n_actions, cfg, spec.continuous_actions)
-        self.critic = _network(self.critic_dim() + n * ids, 1, cfg, out_gain=1.0)
+        actor_cls = RecurrentActor if cfg.recurrent else Actor
+        self.actor = actor_cls(spec.obs_dim + n * ids, spec.n_actions, cfg, spec.continuous_actions)
+        self.critic = network(self.critic_dim() + n * ids, 1, cfg, out_gain=1.0)
         self.value_norm = make_value_norm(cfg.value_norm)
+        self.hidden: torch.Tensor | None = None  # the GRU actor's state while learning
         self.actor.to(device), self.critic.to(device), self.value_norm.to(device)
         # one Adam, two parameter groups = separate actor and critic Adams (Adam is per-tensor)
         groups = [
@@ -242,13 +228,22 @@ class MAPPO(Algorithm):
     ) -> tuple[dict[str, torch.Tensor], np.ndarray, np.ndarray]:
         """Up to ``horizon`` steps in every world; stops early when the budget is spent."""
         keys = ("actor_in", "critic_in", "actions", "logp", "raw_values", "values", "rewards")
-        buf: dict[str, list[torch.Tensor]] = {k: [] for k in (*keys, "next_values", "term", "end")}
+        extra = ("next_values", "term", "end", "hidden", "start")
+        buf: dict[str, list[torch.Tensor]] = {k: [] for k in (*keys, *extra)}
         actor_in, critic_in = self._inputs(obs, state)
         raw, value = self._value(critic_in)
         for _ in range(horizon):
             if env.exhausted:
                 break
-            action, logp = self.actor.sample(actor_in, self.gen)
+            if self.config.recurrent:  # the GRU's state before this step, zeros at a reset
+                start = env.t == 0
+                if start or self.hidden is None:
+                    self.hidden = self.actor.initial_state(*actor_in.shape[:2])
+                buf["hidden"].append(self.hidden)
+                buf["start"].append(torch.full(actor_in.shape[:1], start, device=self.device))
+                action, logp, self.hidden = self.actor.sample(actor_in, self.hidden, self.gen)
+            else:
+                action, logp = self.actor.sample(actor_in, self.gen)
             env_action = action.clamp(0.0, 1.0) if self.spec.continuous_actions else action
             obs, rewards, terminated, truncated, _ = env.step(env_action.cpu().numpy())
             state = env.state()
@@ -285,31 +280,39 @@ class MAPPO(Algorithm):
         targets = self.value_norm.normalise(returns)
         if cfg.advantage_norm:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        flat = {
-            "actor_in": batch["actor_in"].flatten(0, 2),
-            "critic_in": batch["critic_in"].flatten(0, 2),
-            "actions": batch["actions"].flatten(0, 2),
-            "logp": batch["logp"].flatten(),
-            "old_values": batch["raw_values"].flatten(),
-            "targets": targets.flatten(),
-            "adv": adv.flatten(),
+        data = {  # every tensor [T, B, N, ...]
+            "actor_in": batch["actor_in"],
+            "critic_in": batch["critic_in"],
+            "actions": batch["actions"],
+            "logp": batch["logp"],
+            "old_values": batch["raw_values"],
+            "targets": targets,
+            "adv": adv,
         }
-        size = flat["adv"].shape[0]
-        mb_size = max(1, size // cfg.num_minibatches)
+        if cfg.recurrent:  # [L, S, ...] sequences of chunk_length steps; minibatches of them
+            data["hidden"] = batch["hidden"]
+            data["start"] = batch["start"].unsqueeze(-1).expand_as(adv)
+            data, dim = sequences(data, cfg.chunk_length), 1
+        else:  # single steps [T·B·N, ...]
+            data, dim = {k: v.flatten(0, 2) for k, v in data.items()}, 0
         stats: dict[str, list[torch.Tensor]] = {"policy_loss": [], "value_loss": [], "entropy": []}
         stats["approx_kl"], stats["clip_frac"] = [], []
         for _ in range(cfg.ppo_epochs):
-            perm = torch.randperm(size, generator=self.gen, device=self.device)
-            for start in range(0, size - mb_size + 1, mb_size):
-                mb = {k: v[perm[start : start + mb_size]] for k, v in flat.items()}
-                logp, entropy = self.actor.evaluate(mb["actor_in"], mb["actions"])
+            for mb in minibatches(data, dim, cfg.num_minibatches, self.gen):
+                if cfg.recurrent:
+                    logp, entropy = self.actor.evaluate(
+                        mb["actor_in"], mb["actions"], mb["hidden"][0], mb["start"]
+                    )
+                else:
+                    logp, entropy = self.actor.evaluate(mb["actor_in"], mb["actions"])
+                mean = _masked_mean(mb.get("valid"))
                 log_ratio = logp - mb["logp"]
                 ratio = log_ratio.exp()
                 surr = torch.min(
                     ratio * mb["adv"], ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * mb["adv"]
                 )
-                policy_loss = -surr.mean() - cfg.entropy_coef * entropy.mean()
-                value_loss = cfg.value_coef * self._value_loss(mb)
+                policy_loss = -mean(surr) - cfg.entropy_coef * mean(entropy)
+                value_loss = cfg.value_coef * mean(self._value_loss(mb))
                 self.opt.zero_grad()
                 (policy_loss + value_loss).backward()
                 for group in self.opt.param_groups:  # each network clipped on its own
@@ -318,13 +321,14 @@ class MAPPO(Algorithm):
                 with torch.no_grad():
                     stats["policy_loss"].append(policy_loss.detach())
                     stats["value_loss"].append(value_loss.detach())
-                    stats["entropy"].append(entropy.mean())
-                    stats["approx_kl"].append(((ratio - 1) - log_ratio).mean())
-                    stats["clip_frac"].append(((ratio - 1).abs() > cfg.clip).float().mean())
+                    stats["entropy"].append(mean(entropy))
+                    stats["approx_kl"].append(mean((ratio - 1) - log_ratio))
+                    stats["clip_frac"].append(mean(((ratio - 1).abs() > cfg.clip).float()))
         return {k: torch.stack(v).mean().item() for k, v in stats.items()}
 
     def _value_loss(self, mb: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Huber(δ) on normalised targets, clipped around the old value (MAPPO code)."""
+        """Per-sample Huber(δ) on normalised targets, clipped around the old value (MAPPO
+        code)."""
         cfg = self.config
         v = self.critic(mb["critic_in"]).squeeze(-1)
         loss = F.huber_loss(v, mb["targets"], delta=cfg.huber_delta, reduction="none")
@@ -334,7 +338,7 @@ class MAPPO(Algorithm):
                 clipped, mb["targets"], delta=cfg.huber_delta, reduction="none"
             )
             loss = torch.max(loss, loss_clipped)
-        return loss.mean()
+        return loss
 
     def _set_lr(self, fraction: float) -> None:
         rates = (self.config.lr, self.config.critic_lr)
@@ -343,9 +347,8 @@ class MAPPO(Algorithm):
 
     # ------------------------------------------------------------------ contract
     def policies(self) -> dict[str, Policy]:
-        return {
-            "default": SharedActorPolicy(self.actor, self.spec, self.config.agent_id, self.device)
-        }
+        cls = RecurrentActorPolicy if self.config.recurrent else SharedActorPolicy
+        return {"default": cls(self.actor, self.spec, self.config.agent_id, self.device)}
 
     def save(self, path: str | Path) -> None:
         modules = {"actor": self.actor, "critic": self.critic, "value_norm": self.value_norm}
@@ -399,7 +402,8 @@ def _validate(cfg: MAPPOConfig) -> None:
         raise ValueError(
             f"activation={cfg.activation!r} is invalid; expected one of {list(ACTIVATIONS)}"
         )
-    for name in ("num_envs", "rollout_episodes", "ppo_epochs", "num_minibatches", "hidden"):
+    names = ("num_envs", "rollout_episodes", "ppo_epochs", "num_minibatches", "hidden")
+    for name in (*names, "chunk_length"):
         check_int(getattr(cfg, name), name)
     for name in ("lr", "critic_lr", "clip", "huber_delta", "max_grad_norm"):
         if not getattr(cfg, name) > 0:

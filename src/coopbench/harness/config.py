@@ -178,9 +178,38 @@ def _jsonable(value: Any, where: str) -> Any:
     raise ValueError(f"config value {where}={value!r} is not JSON-serialisable")
 
 
+OMIT_AT_DEFAULT = "omit_at_default"  # field metadata key, see ``config_dict``
+
+
+def _omitted(f: dataclasses.Field, value: Any) -> bool:
+    """Whether field ``f`` is marked ``OMIT_AT_DEFAULT`` and holds its default."""
+    if not f.metadata.get(OMIT_AT_DEFAULT):
+        return False
+    if f.default is not dataclasses.MISSING:
+        return bool(value == f.default)
+    factory = f.default_factory
+    return factory is not dataclasses.MISSING and bool(value == factory())
+
+
 def config_dict(config: Any) -> dict[str, Any]:
-    """The config as a JSON-safe dict (tuples become lists)."""
-    return {f.name: _jsonable(getattr(config, f.name), f.name) for f in dataclasses.fields(config)}
+    """The config as a JSON-safe dict (tuples become lists).
+
+    A field declared with ``metadata={"omit_at_default": True}`` is left out while it holds its
+    default: a field added to a config later (e.g. MAPPO's ``recurrent``) then keeps the
+    recorded config, its hash and the run keys of every run that does not use it.
+    """
+    return {
+        f.name: _jsonable(getattr(config, f.name), f.name)
+        for f in dataclasses.fields(config)
+        if not _omitted(f, getattr(config, f.name))
+    }
 
 
-__all__ = ["build_config", "check_overrides", "config_dict", "config_fields", "parse_assignments"]
+__all__ = [
+    "OMIT_AT_DEFAULT",
+    "build_config",
+    "check_overrides",
+    "config_dict",
+    "config_fields",
+    "parse_assignments",
+]
