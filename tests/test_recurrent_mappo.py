@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from coopbench.baselines.mappo import MAPPO, MAPPOConfig, sequences
+from coopbench.baselines.mappo import IPPO, MAPPO, MAPPOConfig, sequences
 from coopbench.envs import make_batched, rollout
 from coopbench.envs.episodes import policy_act
 from coopbench.harness.config import config_dict, parse_assignments
@@ -52,6 +52,11 @@ def later_step_accuracy(algo: MAPPO, episodes: int = 200) -> float:
 
 
 # ---------------------------------------------------------------- the recorded config
+def test_labels() -> None:
+    assert MAPPO.label(MAPPOConfig()) == "MAPPO" and IPPO.label(MAPPOConfig()) == "IPPO"
+    assert IPPO.label(MAPPOConfig(recurrent=True)) == "rIPPO"
+
+
 def test_default_config_and_its_hash_do_not_change() -> None:
     assert not {"recurrent", "chunk_length"} & set(config_dict(MAPPOConfig()))
     on = parse_assignments(MAPPOConfig, ["recurrent=true"])
@@ -171,6 +176,7 @@ def test_tiny_rmappo_run_resets_the_hidden_state_at_every_evaluation_episode() -
         "spread", "tests.test_recurrent_mappo:SpyMAPPO", 0, proto, overrides=overrides
     )
     assert result.meta["algorithm"]["config"]["recurrent"] is True
+    assert result.meta["policies"]["default"]["label"] == "rMAPPO"
     assert result.steps_taken == 200
     horizon = make_batched("spread", 1).task.max_cycles
     evaluations = len(proto.schedule()) + 1  # the schedule, then the absolute metric

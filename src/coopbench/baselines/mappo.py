@@ -370,6 +370,11 @@ class MAPPO(Algorithm):
             )
 
     @classmethod
+    def label(cls, config: MAPPOConfig) -> str:
+        """``MAPPO``/``IPPO``; ``rMAPPO``/``rIPPO`` with the GRU actor."""
+        return f"r{cls.display_name}" if config.recurrent else cls.display_name
+
+    @classmethod
     def preset(cls, task_id: str, tier: str) -> dict[str, Any]:
         """Tuned overrides (docs/baselines/mappo.md records the sweep behind them)."""
         if task_id not in TASKS:
