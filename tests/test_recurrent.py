@@ -15,6 +15,8 @@ import pytest
 from coopbench.envs import make_batched, rollout, save_gif
 from coopbench.envs.episodes import is_recurrent, policy_act
 from coopbench.harness.evaluate import EvaluationError, evaluate_policy
+from coopbench.harness.pretrained import evaluate_pretrained
+from coopbench.harness.protocol import get_protocol
 
 TASK, EPISODES, SEED = "spread", 8, 7
 
@@ -55,15 +57,15 @@ class CentralisedCounting(CountingPolicy):
         return super().__call__(obs, hidden=hidden)
 
 
-def open_loop_returns(offset: int) -> np.ndarray:
+def open_loop_returns(offset: int, episodes: int = EPISODES, seed: int = SEED) -> np.ndarray:
     """Team returns of the schedule played from step ``offset`` on, read from ``env.t``."""
-    env = make_batched(TASK, EPISODES)
+    env = make_batched(TASK, episodes)
 
     def act(obs, env):
         count = np.full(env.num_envs, env.t + offset)
         return np.repeat(scheduled_action(count)[:, None], obs.shape[1], axis=1)
 
-    return rollout(env, act, SEED)
+    return rollout(env, act, seed)
 
 
 def test_hidden_state_is_carried_between_steps_and_reset_at_every_evaluation() -> None:
@@ -129,3 +131,17 @@ def test_save_gif_plays_a_recurrent_policy(tmp_path) -> None:
     path = save_gif(TASK, tmp_path / "rnn.gif", policy=policy, size=32)
     assert path.stat().st_size > 0 and policy.resets == 1
     assert len(policy.seen) == make_batched(TASK, 1).task.max_cycles
+
+
+def load_counting(spec) -> CountingPolicy:
+    """``coopbench evaluate --policy tests.test_recurrent:load_counting``."""
+    return CountingPolicy()
+
+
+def test_pretrained_recurrent_policy_is_scored_with_resets() -> None:
+    result = evaluate_pretrained(TASK, "tests.test_recurrent:load_counting", tier="quick")
+    p = get_protocol("quick")
+    expected = open_loop_returns(0, p.eval_episodes, p.eval_seed)
+    np.testing.assert_array_equal(result.final["default"], expected)
+    absolute = open_loop_returns(0, p.absolute_episodes, p.absolute_seed)
+    np.testing.assert_array_equal(result.absolute["default"], absolute)
