@@ -11,6 +11,7 @@ is never finished, and the store discards its rows when the run is started again
 from __future__ import annotations
 
 import copy
+import inspect
 import random
 import sys
 import tempfile
@@ -120,8 +121,11 @@ class _Hooks:
         self.records: list[dict[str, float]] = []
 
     def log(self, **metrics: float) -> None:
+        from coopbench.results.diagnostics import check_metric_name
+
         step = self.env.steps_taken if self.env is not None else 0
-        self.records.append({"step": step, **{k: float(v) for k, v in metrics.items()}})
+        values = {check_metric_name(k): float(v) for k, v in metrics.items()}
+        self.records.append({"step": step, **values})
 
 
 class _Evaluator:
@@ -282,7 +286,7 @@ def _run(
     wall = time.perf_counter() - started
     submission = None
     if sink is not None:
-        submission = sink.finish_run(key, {n: r.tolist() for n, r in absolute.items()}, wall)
+        submission = _finish(sink, key, absolute, wall, budget_env.steps_taken, hooks.records)
     steps = np.asarray(evaluator.steps, dtype=np.int64)
     return RunResult(
         key=key,
@@ -295,6 +299,17 @@ def _run(
         logs=hooks.records,
         submission=submission,
     )
+
+
+def _finish(sink: Any, key: str, absolute: dict[str, np.ndarray], wall: float, steps: int,
+            logs: list[dict[str, float]]) -> Any:  # fmt: skip
+    """``sink.finish_run``, passing ``steps_taken`` and ``logs`` to a sink that takes them
+    (the store does; a sink written for ``finish_run(key, absolute, wall)`` still works)."""
+    lists = {n: r.tolist() for n, r in absolute.items()}
+    params = inspect.signature(sink.finish_run).parameters
+    if "logs" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return sink.finish_run(key, lists, wall, steps_taken=steps, logs=logs)
+    return sink.finish_run(key, lists, wall)
 
 
 def _learn(algorithm: Algorithm, env: BudgetEnv, hooks: _Hooks, algo: str) -> None:

@@ -115,8 +115,15 @@ class RecordingSink:
     def add_eval(self, key: str, policy: str, step: int, returns: list[float]) -> None:
         self.calls.append(("add_eval", (key, policy, step, returns)))
 
-    def finish_run(self, key: str, absolute: dict[str, list[float]], wall: float) -> None:
-        self.calls.append(("finish_run", (key, absolute, wall)))
+    def finish_run(
+        self,
+        key: str,
+        absolute: dict[str, list[float]],
+        wall: float,
+        steps_taken: int | None = None,
+        logs: list[dict[str, float]] | None = None,
+    ) -> None:
+        self.calls.append(("finish_run", (key, absolute, wall, steps_taken, logs)))
 
 
 def run_recorded(job: Job) -> tuple[dict[str, Any], list[tuple[str, tuple[Any, ...]]]]:
