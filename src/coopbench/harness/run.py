@@ -215,12 +215,15 @@ def run_experiment(
     device: str = "cpu",
     progress: bool = False,
     threads: int | None = None,
+    save_dir: str | Path | None = None,
 ) -> RunResult:
     """Train ``algo`` (a registered name or ``"pkg.mod:Class"``) on ``task`` under the
     protocol ``tier`` (a tier name or a ``TierProtocol``; ``budget`` replaces its budget) and
     evaluate every policy on the schedule. ``sink`` is a results store (``begin_run``/``add_eval``/
     ``finish_run``) or None. The run holds the thread policy (``threads``, else
-    ``$COOPBENCH_THREADS``, else 1 thread; see ``harness.threads``) and records it. Errors:
+    ``$COOPBENCH_THREADS``, else 1 thread; see ``harness.threads``) and records it. With
+    ``save_dir`` the final and best checkpoints and ``run.json`` are written there
+    (``harness.checkpoints``). Errors:
     ``ValueError`` for bad input, ``EvaluationError`` for invalid actions, ``AlgorithmError``
     when ``learn`` raises."""
     started = time.perf_counter()
@@ -229,7 +232,7 @@ def run_experiment(
     )
     with thread_policy(threads) as n:
         return _run(task, algo, seed, cls, config, protocol, spec, task_kwargs, sink, device,
-                    progress, n, started)  # fmt: skip
+                    progress, n, started, save_dir)  # fmt: skip
 
 
 def _run(
@@ -246,6 +249,7 @@ def _run(
     progress: bool,
     threads: int,
     started: float,
+    save_dir: str | Path | None = None,
 ) -> RunResult:
     """``run_experiment`` once everything is resolved, under the thread policy."""
     seed_all(seed)
@@ -270,6 +274,11 @@ def _run(
         try:
             _learn(algorithm, budget_env, hooks, algo)
             budget_env.finish()
+            if save_dir is not None:
+                from coopbench.harness.checkpoints import save_run
+
+                save_run(save_dir, algorithm, evaluator.best, meta, algo, key,
+                         budget_env.steps_taken)  # fmt: skip
             absolute = {
                 n: evaluate_policy(
                     evaluator.best_policy(n),
