@@ -124,3 +124,22 @@ def test_console_script_finds_the_module_and_reruns_it_after_an_edit(tmp_path):
         hashlib.sha256(SOURCE.encode()).hexdigest(),
         hashlib.sha256(path.read_bytes()).hexdigest(),
     }
+
+
+def test_sweep_job_resolves_the_module_from_the_folder_it_was_planned_in(
+    tmp_path, monkeypatch, isolated_path
+):
+    from coopbench.harness.sweep import Job
+
+    _write(tmp_path, "user_algo_job")
+    monkeypatch.chdir(tmp_path)
+    job = Job("spread", "user_algo_job:MyAlgo", 0, "quick", budget=200)
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # a Ray worker's working directory
+    assert job.key() == _key_in(tmp_path, monkeypatch)
+
+
+def _key_in(folder: Path, monkeypatch) -> str:
+    monkeypatch.chdir(folder)
+    return _key("user_algo_job:MyAlgo")
