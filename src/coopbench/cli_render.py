@@ -85,16 +85,18 @@ def _trained_policy(
         algo = cls(spec, config, args.seed, args.device)
         algo.load(args.checkpoint)
     policies = algo.policies()
-    if args.policy_name not in policies:
+    name = args.policy_name
+    if run is not None and name == "default" and name not in policies:
+        name = run.policy_of(args.checkpoint) or next(iter(policies))  # e.g. CTEDD's global
+    if name not in policies:
         raise CLIError(
-            f"policy {args.policy_name!r} not found; {run.algo if run else args.algo} has "
-            f"{sorted(policies)}"
+            f"policy {name!r} not found; {run.algo if run else args.algo} has {sorted(policies)}"
         )
-    p = policies[args.policy_name]
+    p = policies[name]
     with_state = reads_state(p)
 
     def policy(obs: Any, state: Any) -> Any:
         raw = p(obs, state) if with_state else p(obs)
-        return checked_actions(raw, spec, 1, args.policy_name)
+        return checked_actions(raw, spec, 1, name)
 
     return policy

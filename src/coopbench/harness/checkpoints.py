@@ -87,6 +87,11 @@ class SavedRun:
     algo: str
     config: dict[str, Any]
     seed: int
+    best_files: dict[str, str]  # best checkpoint file name -> its policy
+
+    def policy_of(self, checkpoint: str | Path) -> str | None:
+        """The policy whose best checkpoint ``checkpoint`` is (None: final or unknown)."""
+        return self.best_files.get(Path(checkpoint).name)
 
 
 def read_run_file(checkpoint: str | Path) -> SavedRun | None:
@@ -102,6 +107,7 @@ def read_run_file(checkpoint: str | Path) -> SavedRun | None:
             algo=info["algorithm"]["run_as"],
             config=dict(info["algorithm"]["config"]),
             seed=int(info["seed"]),
+            best_files={v["file"]: name for name, v in info.get("best", {}).items()},
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         kind = type(exc).__name__
