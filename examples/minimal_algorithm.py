@@ -1,9 +1,10 @@
 """A complete coopbench algorithm in one file: a per-agent bandit over the five actions.
 
 Each agent keeps the mean team reward of each of its actions, acts ε-greedily while
-training and, when evaluated, always takes its best action. Run it from this folder:
+training and, when evaluated, always takes its best action. Run it from this folder (the
+current directory is searched for the module; elsewhere set PYTHONPATH to this folder):
 
-    PYTHONPATH=. coopbench train --task spread --algo minimal_algorithm:BanditAlgorithm
+    coopbench train --task spread --algo minimal_algorithm:BanditAlgorithm
 """
 
 from __future__ import annotations

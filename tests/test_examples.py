@@ -25,11 +25,7 @@ CMD = [EXE] if EXE else [sys.executable, "-m", "coopbench.cli"]
 
 def test_minimal_algorithm_trains_through_coopbench_train(tmp_path) -> None:
     db = tmp_path / "example.db"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([".", os.environ.get("PYTHONPATH", "")]),
-        "COOPBENCH_DB": "",
-    }
+    env = {**os.environ, "COOPBENCH_DB": ""}  # examples/ is not on PYTHONPATH: cwd is searched
     argv = ["train", "--task", "spread", "--algo", "minimal_algorithm:BanditAlgorithm"]
     proc = subprocess.run(
         [*CMD, *argv, "--budget", "320", "--set", "epsilon=0.5", "--db", str(db)],

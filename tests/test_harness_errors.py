@@ -36,7 +36,7 @@ def test_class_name_typo_names_the_missing_attribute() -> None:
 
 
 def test_unimportable_module_says_how_to_make_it_importable() -> None:
-    with pytest.raises(ValueError, match=r"no_such_algo_module.*PYTHONPATH=\..*pip install"):
+    with pytest.raises(ValueError, match=r"no_such_algo_module.*PYTHONPATH=.*pip install -e"):
         get_algorithm("no_such_algo_module:Algo")
 
 

@@ -112,7 +112,7 @@ def test_upgrade_from_layout_1_is_bit_identical(tmp_path):
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (layout.VERSION,)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {*layout.TABLES, "verifications"}
+    assert tables == {*layout.TABLES, "verifications", "training"}
 
 
 def test_failed_upgrade_leaves_the_old_store(tmp_path):

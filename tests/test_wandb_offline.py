@@ -119,3 +119,19 @@ def test_mirroring_twice_resumes_the_same_run_id(offline):
     logs = list((offline / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(logs) == 2  # one offline log per mirroring, both of the one run id
     assert {log.name for log in logs} == {f"run-{content_hash(doc)[:32]}.wandb"}
+
+
+def test_training_logs_and_steps_taken_are_mirrored(offline):
+    doc = _docs()[0]
+    budget = doc["protocol"]["budget"]
+    doc["steps_taken"] = budget
+    doc["logs"] = {"step": [1, budget], "metrics": {"loss": [0.5, None], "ent": [1.0, 2.0]}}
+    assert mirror_to_wandb([doc], directory=offline) == 1
+    records = _records(offline, doc)
+    history = _history(records)
+    assert history[1]["train/loss"] == 0.5 and history[1]["train/ent"] == 1.0
+    assert history[budget]["train/ent"] == 2.0 and "train/loss" not in history[budget]
+    assert history[budget]["default/team_return_mean"] == pytest.approx(
+        np.mean(doc["evaluations"]["default"][-1]["returns"])
+    )
+    assert _summary(records)["steps_taken"] == budget

@@ -147,11 +147,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.task, args.algo, args.seed, args.tier, args.budget, overrides, task_kwargs
     )
     key = run_key(run_metadata(spec, args.algo, cls, config, args.seed, protocol))
+    if args.tensorboard:
+        from coopbench.leaderboard.tensorboard_mirror import require_tensorboard
+
+        require_tensorboard()  # tensorboard missing: one line now, not after training
     store = None if args.no_db else _store(args)
     try:
         if store is not None and store.is_finished(key):
-            out.print(f"run {key[:12]} is already finished in {store.path}; nothing to do")
-            return 0
+            if not args.save:
+                out.print(f"run {key[:12]} is already finished in {store.path}; nothing to do")
+                return 0
+            out.print(f"run {key[:12]} is already finished: training again for --save only")
+            store.close()
+            store = None
         result = run_experiment(
             args.task,
             args.algo,
@@ -164,10 +172,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             device=args.device,
             progress=True,
             threads=args.threads,
+            save_dir=args.save,
         )
     finally:
         if store is not None:
             store.close()
+    _train_outputs(args, result)
     table = Table(
         title=f"{args.task} · {args.algo} · seed {args.seed} · "
         f"{protocol.tier} tier, {protocol.budget} env steps"
@@ -190,6 +200,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         + ("" if store is None else f" · stored in {db_path(args.db)}")
     )
     return 0
+
+
+def _train_outputs(args: argparse.Namespace, result: Any) -> None:
+    """``--tensorboard``: the run's full-resolution logs and curves; ``--save``: say where."""
+    if args.tensorboard:
+        from coopbench.leaderboard.tensorboard_mirror import run_folder, write_run
+
+        logs = [(r["step"], {k: v for k, v in r.items() if k != "step"}) for r in result.logs]
+        curves = {n: (s, r.mean(axis=1)) for n, (s, r) in result.curves.items()}
+        folder = f"{args.tensorboard}/{run_folder(result.meta, result.key)}"
+        write_run(folder, logs, curves)
+        out.print(f"TensorBoard logs in {folder}")
+    if args.save:
+        out.print(f"checkpoints in {args.save}: final.ckpt, best.ckpt, run.json")
 
 
 def _scores(result: Any) -> tuple[dict[str, str], dict[str, str]]:
@@ -229,6 +253,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     with _store(args) as store:
         _show(store)  # scored from the summary columns: no returns decoded
+        if args.tensorboard:
+            from coopbench.leaderboard.tensorboard_mirror import mirror_to_tensorboard
+
+            keys = [o["key"] for o in outcomes if o["status"] != "failed"]
+            count = mirror_to_tensorboard(store.submissions(keys), args.tensorboard)
+            out.print(f"wrote {count} run(s) as TensorBoard logs in {args.tensorboard}")
         if args.wandb:
             from coopbench.leaderboard import mirror_to_wandb
 
@@ -342,47 +372,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from coopbench.envs import heuristic_policy, make_batched, save_gif
+    from coopbench.cli_render import cmd_render as render
 
-    if args.checkpoint and not args.algo:
-        raise CLIError("--checkpoint needs --algo (the algorithm that wrote it)")
-    task_kwargs = _task_kwargs([args.task], args)
-    spec = make_batched(args.task, 1, **task_kwargs).task
-    policy = None
-    if args.algo:
-        from coopbench.algorithms.registry import get_algorithm
-        from coopbench.harness.config import build_config
-        from coopbench.harness.evaluate import checked_actions, reads_state
-
-        cls = get_algorithm(args.algo)
-        algo = cls(
-            spec,
-            build_config(cls, args.task, "quick", _overrides(args.algo, args.set)),
-            args.seed,
-            args.device,
-        )
-        if args.checkpoint:
-            algo.load(args.checkpoint)
-        policies = algo.policies()
-        if args.policy_name not in policies:
-            raise CLIError(
-                f"policy {args.policy_name!r} not found; {args.algo} has {sorted(policies)}"
-            )
-        p = policies[args.policy_name]
-        with_state = reads_state(p)
-
-        def policy(obs: Any, state: Any) -> Any:
-            raw = p(obs, state) if with_state else p(obs)
-            return checked_actions(raw, spec, 1, args.policy_name)
-    elif args.policy == "heuristic":
-        scripted = heuristic_policy(args.task, **task_kwargs)
-
-        def policy(obs: Any, state: Any) -> Any:
-            return scripted(state)
-
-    path = save_gif(args.task, args.out, policy=policy, seed=args.seed, **task_kwargs)
-    out.print(f"wrote {path}")
-    return 0
+    return render(args)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:

@@ -48,6 +48,14 @@ def _threads_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _tensorboard_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write the runs' hooks.log metrics and evaluations as TensorBoard logs",
+    )
+
+
 def _task_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--continuous", action="store_true", help="continuous actions")
     parser.add_argument(
@@ -89,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     _threads_option(train)
     _task_options(train)
     train.add_argument("--no-db", action="store_true", help="do not write to the store")
+    train.add_argument(
+        "--save", metavar="DIR", help="write DIR/final.ckpt, DIR/best.ckpt and DIR/run.json"
+    )
+    _tensorboard_option(train)
 
     from coopbench.cli_foreign import add_evaluate_parser, add_import_options
 
@@ -106,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--backend", choices=("process", "ray"), default="process")
     bench.add_argument("--wandb", action="store_true", help="mirror the store to wandb after")
+    _tensorboard_option(bench)
     _threads_option(bench)
     _task_options(bench)
 
@@ -142,9 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--seed", type=_non_negative, default=0, help="seed of the sample")
 
     render = sub.add_parser("render", parents=[common], help="write a GIF of one episode")
-    render.add_argument("--task", required=True)
-    render.add_argument("--algo", help="play this algorithm's policy")
-    render.add_argument("--checkpoint", help="load this checkpoint into --algo")
+    render.add_argument("--task", help="required unless --checkpoint has a run.json beside it")
+    render.add_argument("--algo", help="the algorithm that wrote --checkpoint (default: run.json)")
+    render.add_argument(
+        "--checkpoint", help="play this trained policy (e.g. DIR/best.ckpt of train --save DIR)"
+    )
     render.add_argument("--policy-name", default="default")
     render.add_argument(
         "--policy",

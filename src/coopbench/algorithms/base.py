@@ -70,6 +70,8 @@ class TrainingEnv(Protocol):
     def step(self, actions: Any) -> tuple[np.ndarray, ...]: ...
     def state(self) -> np.ndarray: ...
     @property
+    def budget(self) -> int: ...
+    @property
     def steps_taken(self) -> int: ...
     @property
     def remaining(self) -> int: ...
@@ -81,7 +83,9 @@ class Hooks(Protocol):
     """Callbacks the harness passes to ``learn``."""
 
     def log(self, **metrics: float) -> None:
-        """Record training diagnostics (losses, entropy...) at the current step."""
+        """Record training diagnostics (losses, entropy...) at the current env step; kept
+        with the run (thinned: ``coopbench.results.diagnostics``) and mirrored to
+        TensorBoard/wandb when asked. Names: letters, digits and ``_./:-``."""
 
 
 @dataclass

@@ -2,12 +2,16 @@
 
 ``get_algorithm("mappo")`` imports a baseline lazily; ``get_algorithm(
 "mypkg.module:MyAlgorithm")`` imports a user's class, so plugging an algorithm
-in needs no change to coopbench.
+in needs no change to coopbench. A module that is not importable as is is looked for in
+the current directory too (as ``python -m`` does): ``coopbench train --algo
+myalgo:MyAlgo`` works from the folder holding ``myalgo.py`` without ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 from coopbench.algorithms.base import Algorithm
 
@@ -32,8 +36,35 @@ def algorithm_names() -> tuple[str, ...]:
     return tuple(BUILTIN)
 
 
+def add_search_path(folder: str | os.PathLike[str]) -> None:
+    """Append ``folder`` to ``sys.path`` (once; last, so it shadows no installed module):
+    user algorithm modules are looked for there too.
+
+    Sweep workers call it with the directory the sweep was started from, so a worker whose
+    working directory differs (a Ray worker) resolves ``myalgo:MyAlgo`` as the driver did.
+    """
+    path = os.path.abspath(folder)
+    if path not in (os.path.abspath(p or os.curdir) for p in sys.path):
+        sys.path.append(path)
+        importlib.invalidate_caches()
+
+
+def _import(module_name: str) -> object:
+    """Import ``module_name``; when its top-level package is missing, retry with the current
+    directory on ``sys.path`` (``python -m``'s rule) before giving up."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.partition(".")[0]
+        if exc.name != top or os.path.abspath(os.curdir) in map(os.path.abspath, sys.path):
+            raise
+    add_search_path(os.curdir)
+    return importlib.import_module(module_name)
+
+
 def get_algorithm(name_or_path: str) -> type[Algorithm]:
-    """The algorithm class for a registered name or a ``module:Class`` import path."""
+    """The algorithm class for a registered name or a ``module:Class`` import path (looked
+    for on ``sys.path``, then in the current directory)."""
     path = BUILTIN.get(name_or_path, name_or_path)
     if ":" not in path:
         raise ValueError(
@@ -42,13 +73,15 @@ def get_algorithm(name_or_path: str) -> type[Algorithm]:
         )
     module_name, _, attr = path.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name)
     except ImportError as exc:
         name = exc.name if isinstance(exc, ModuleNotFoundError) else None
         missing = name is not None and f"{module_name}.".startswith(f"{name}.")
+        top = module_name.partition(".")[0]
         hint = (
-            " (make it importable: set PYTHONPATH to the folder holding it, e.g. PYTHONPATH=., "
-            "or pip install its package)"
+            f" (looked on sys.path and in the current directory {os.getcwd()}; run from the "
+            f"folder holding {top}.py or the package {top}/, or set "
+            "PYTHONPATH=/path/to/that/folder, or pip install -e its project)"
             if missing
             else ""
         )

@@ -72,7 +72,12 @@ def _git_dirty() -> bool | None:
     return None if out is None else bool(out.strip())
 
 
-def _source_sha256(cls: type) -> str | None:
+def algorithm_source_sha256(cls: type) -> str | None:
+    """sha256 of the file defining a user's algorithm class (its module file), None for
+    coopbench's own classes (the coopbench version and git commit cover them) and for a
+    class without a source file. Part of the run key: editing ``myalgo.py`` makes a new run."""
+    if cls.__module__ == "coopbench" or cls.__module__.startswith("coopbench."):
+        return None
     try:
         path = inspect.getsourcefile(cls)
         return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
@@ -82,13 +87,13 @@ def _source_sha256(cls: type) -> str | None:
 
 def provenance(algo: str, cls: type[Algorithm], threads: int | None = None) -> dict[str, Any]:
     """How a run is made, for ``coopbench leaderboard verify``: coopbench version, git commit
-    and dirty flag of its checkout, the sha256 of a user algorithm's source file (None for a
-    built-in: the commit covers it), the platform and the thread settings in force."""
+    and dirty flag of its checkout, the sha256 of a user algorithm's source file (None for
+    coopbench's own: the commit covers it), the platform and the thread settings in force."""
     return {
         "coopbench_version": _version("coopbench"),
         "git_commit": _git_commit(),
         "git_dirty": _git_dirty(),
-        "algorithm_source_sha256": None if algo in BUILTIN else _source_sha256(cls),
+        "algorithm_source_sha256": algorithm_source_sha256(cls),
         "platform": {
             "platform": platform.platform(),
             "machine": platform.machine(),
@@ -180,14 +185,19 @@ def run_metadata(
 
 def run_key(meta: dict[str, Any]) -> str:
     """sha256 over what defines a run: task id/version/kwargs, algorithm path, config hash,
-    seed and protocol. Repeating a run gives the same key (versions, provenance and time are
-    excluded)."""
-    return _sha256(
-        {
-            "task": meta["task"],
-            "algorithm": meta["algorithm"]["path"],
-            "config_hash": meta["algorithm"]["config_hash"],
-            "seed": meta["seed"],
-            "protocol": meta["protocol"],
-        }
-    )
+    seed, protocol and, for a user's algorithm, the sha256 of its source file
+    (``provenance.algorithm_source_sha256``). Repeating a run gives the same key (versions,
+    the rest of the provenance and time are excluded); editing a user algorithm's module
+    gives a new one. coopbench's own algorithms record no source hash, so their keys (and
+    those of the committed results) do not depend on the code version."""
+    defining = {
+        "task": meta["task"],
+        "algorithm": meta["algorithm"]["path"],
+        "config_hash": meta["algorithm"]["config_hash"],
+        "seed": meta["seed"],
+        "protocol": meta["protocol"],
+    }
+    source = (meta.get("provenance") or {}).get("algorithm_source_sha256")
+    if source is not None:
+        defining["algorithm_source_sha256"] = source
+    return _sha256(defining)

@@ -11,6 +11,7 @@ is never finished, and the store discards its rows when the run is started again
 from __future__ import annotations
 
 import copy
+import inspect
 import random
 import sys
 import tempfile
@@ -120,8 +121,11 @@ class _Hooks:
         self.records: list[dict[str, float]] = []
 
     def log(self, **metrics: float) -> None:
+        from coopbench.results.diagnostics import check_metric_name
+
         step = self.env.steps_taken if self.env is not None else 0
-        self.records.append({"step": step, **{k: float(v) for k, v in metrics.items()}})
+        values = {check_metric_name(k): float(v) for k, v in metrics.items()}
+        self.records.append({"step": step, **values})
 
 
 class _Evaluator:
@@ -211,12 +215,15 @@ def run_experiment(
     device: str = "cpu",
     progress: bool = False,
     threads: int | None = None,
+    save_dir: str | Path | None = None,
 ) -> RunResult:
     """Train ``algo`` (a registered name or ``"pkg.mod:Class"``) on ``task`` under the
     protocol ``tier`` (a tier name or a ``TierProtocol``; ``budget`` replaces its budget) and
     evaluate every policy on the schedule. ``sink`` is a results store (``begin_run``/``add_eval``/
     ``finish_run``) or None. The run holds the thread policy (``threads``, else
-    ``$COOPBENCH_THREADS``, else 1 thread; see ``harness.threads``) and records it. Errors:
+    ``$COOPBENCH_THREADS``, else 1 thread; see ``harness.threads``) and records it. With
+    ``save_dir`` the final and best checkpoints and ``run.json`` are written there
+    (``harness.checkpoints``). Errors:
     ``ValueError`` for bad input, ``EvaluationError`` for invalid actions, ``AlgorithmError``
     when ``learn`` raises."""
     started = time.perf_counter()
@@ -225,7 +232,7 @@ def run_experiment(
     )
     with thread_policy(threads) as n:
         return _run(task, algo, seed, cls, config, protocol, spec, task_kwargs, sink, device,
-                    progress, n, started)  # fmt: skip
+                    progress, n, started, save_dir)  # fmt: skip
 
 
 def _run(
@@ -242,6 +249,7 @@ def _run(
     progress: bool,
     threads: int,
     started: float,
+    save_dir: str | Path | None = None,
 ) -> RunResult:
     """``run_experiment`` once everything is resolved, under the thread policy."""
     seed_all(seed)
@@ -266,6 +274,11 @@ def _run(
         try:
             _learn(algorithm, budget_env, hooks, algo)
             budget_env.finish()
+            if save_dir is not None:
+                from coopbench.harness.checkpoints import save_run
+
+                save_run(save_dir, algorithm, evaluator.best, meta, algo, key,
+                         budget_env.steps_taken)  # fmt: skip
             absolute = {
                 n: evaluate_policy(
                     evaluator.best_policy(n),
@@ -282,7 +295,7 @@ def _run(
     wall = time.perf_counter() - started
     submission = None
     if sink is not None:
-        submission = sink.finish_run(key, {n: r.tolist() for n, r in absolute.items()}, wall)
+        submission = _finish(sink, key, absolute, wall, budget_env.steps_taken, hooks.records)
     steps = np.asarray(evaluator.steps, dtype=np.int64)
     return RunResult(
         key=key,
@@ -295,6 +308,17 @@ def _run(
         logs=hooks.records,
         submission=submission,
     )
+
+
+def _finish(sink: Any, key: str, absolute: dict[str, np.ndarray], wall: float, steps: int,
+            logs: list[dict[str, float]]) -> Any:  # fmt: skip
+    """``sink.finish_run``, passing ``steps_taken`` and ``logs`` to a sink that takes them
+    (the store does; a sink written for ``finish_run(key, absolute, wall)`` still works)."""
+    lists = {n: r.tolist() for n, r in absolute.items()}
+    params = inspect.signature(sink.finish_run).parameters
+    if "logs" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return sink.finish_run(key, lists, wall, steps_taken=steps, logs=logs)
+    return sink.finish_run(key, lists, wall)
 
 
 def _learn(algorithm: Algorithm, env: BudgetEnv, hooks: _Hooks, algo: str) -> None:

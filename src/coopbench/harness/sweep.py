@@ -16,7 +16,7 @@ import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
@@ -38,9 +38,14 @@ class Job:
     task_kwargs: tuple[tuple[str, Any], ...] = ()
     overrides: tuple[tuple[str, Any], ...] = ()
     threads: int | None = None  # the thread policy's count (None: $COOPBENCH_THREADS or 1)
+    # where the sweep started: a worker looks for a user's "myalgo:MyAlgo" there too
+    cwd: str = field(default_factory=os.getcwd, compare=False)
 
     def _args(self) -> tuple[Any, ...]:
         """The leading arguments shared by ``prepare_run`` and ``run_experiment``."""
+        from coopbench.algorithms.registry import add_search_path
+
+        add_search_path(self.cwd)  # a Ray worker's working directory may differ
         return (self.task, self.algo, self.seed, self.tier, self.budget, dict(self.overrides),
                 dict(self.task_kwargs))  # fmt: skip
 
@@ -110,8 +115,15 @@ class RecordingSink:
     def add_eval(self, key: str, policy: str, step: int, returns: list[float]) -> None:
         self.calls.append(("add_eval", (key, policy, step, returns)))
 
-    def finish_run(self, key: str, absolute: dict[str, list[float]], wall: float) -> None:
-        self.calls.append(("finish_run", (key, absolute, wall)))
+    def finish_run(
+        self,
+        key: str,
+        absolute: dict[str, list[float]],
+        wall: float,
+        steps_taken: int | None = None,
+        logs: list[dict[str, float]] | None = None,
+    ) -> None:
+        self.calls.append(("finish_run", (key, absolute, wall, steps_taken, logs)))
 
 
 def run_recorded(job: Job) -> tuple[dict[str, Any], list[tuple[str, tuple[Any, ...]]]]:

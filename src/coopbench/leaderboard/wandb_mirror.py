@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from coopbench.leaderboard.scoring import run_scores
+from coopbench.results.diagnostics import log_rows
 from coopbench.results.submission import content_hash, run_meta, validate_submission
 
 __all__ = ["WandbError", "logged_in", "mirror_to_wandb"]
@@ -43,8 +44,10 @@ def mirror_to_wandb(
     directory: str | os.PathLike[str] | None = None,
 ) -> int:
     """Log each submission as a wandb run: per evaluation step the mean team return and the
-    normalised score of every policy, the absolute metric in the summary. Returns the number
-    of runs logged. ``mode`` overrides the offline/online choice."""
+    normalised score of every policy, per logged step the run's ``hooks.log`` metrics as
+    ``train/METRIC`` (its ``logs``, thinned in the store), the absolute metric and
+    ``steps_taken`` in the summary. Returns the number of runs logged. ``mode`` overrides the
+    offline/online choice."""
     try:
         import wandb
     except ImportError:
@@ -80,8 +83,13 @@ def mirror_to_wandb(
                     row[f"{policy}/team_return_mean"] = float(np.mean(p["returns"]))
                     if policy in scores:
                         row[f"{policy}/normalised_score"] = float(scores[policy].curve[i])
+            for step, metrics in log_rows(doc.get("logs")):
+                row = points.setdefault(step, {})
+                row.update({f"train/{name}": value for name, value in metrics.items()})
             for step in sorted(points):
                 run.log(points[step], step=step)
+            if "steps_taken" in doc:
+                run.summary["steps_taken"] = int(doc["steps_taken"])
             for policy, values in doc["absolute"].items():
                 run.summary[f"{policy}/absolute_team_return_mean"] = float(np.mean(values))
                 if policy in scores:

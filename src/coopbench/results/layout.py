@@ -10,7 +10,11 @@ leaderboard's query of every finished run's per-point means without touching the
 - ``evals(run_key, policy, step, n, mean, std, min, max, dtype, returns)``, one row per
   evaluation point, unique on ``(run_key, policy, step)``;
 - ``absolute(run_key, policy, n, mean, std, min, max, dtype, returns)``: the absolute-metric
-  re-evaluation of a finished run.
+  re-evaluation of a finished run;
+- ``training(run_key, steps_taken, logs)``: the env steps a finished run took and what its
+  ``hooks.log`` recorded (thinned JSON columns, ``results.diagnostics``); added to layout 2
+  later, so it is created when an older store is opened, and a run without it (an older
+  run or import) simply has no row. ``verifications`` came the same way.
 
 Layout 1 kept every point's returns as a JSON text row and each finished run's whole
 submission as JSON. :func:`upgrade_v1` rewrites such a store into layout 2 in one
@@ -32,6 +36,8 @@ __all__ = [
     "EVAL_INSERT",
     "LAYOUT",
     "TABLES",
+    "TRAINING",
+    "TRAINING_INSERT",
     "VERSION",
     "array_row",
     "create",
@@ -39,7 +45,7 @@ __all__ = [
 ]
 
 VERSION = 2
-TABLES = {"runs", "evals", "absolute"}  # required; ``verifications`` is added on open
+TABLES = {"runs", "evals", "absolute"}  # required; ``verifications``, ``training``: on open
 _SUMMARY = "n INTEGER NOT NULL, mean REAL NOT NULL, std REAL NOT NULL, min REAL NOT NULL, "
 _SUMMARY += "max REAL NOT NULL, dtype TEXT NOT NULL CHECK (dtype IN ('float32', 'float64')), "
 _SUMMARY += "returns BLOB NOT NULL"
@@ -73,6 +79,11 @@ CREATE TABLE IF NOT EXISTS verifications (
     detail      TEXT NOT NULL,
     verified_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS training (
+    run_key     TEXT PRIMARY KEY REFERENCES runs(run_key) ON DELETE CASCADE,
+    steps_taken INTEGER,
+    logs        TEXT
+);
 """
 EVAL_INSERT = (
     "INSERT INTO evals (run_key, policy, step, n, mean, std, min, max, dtype, returns) "
@@ -84,7 +95,13 @@ ABSOLUTE_INSERT = (
 )
 
 
-VERIFICATIONS = LAYOUT[LAYOUT.index("CREATE TABLE IF NOT EXISTS verifications") :]
+VERIFICATIONS = LAYOUT[
+    LAYOUT.index("CREATE TABLE IF NOT EXISTS verifications") : LAYOUT.index(
+        "CREATE TABLE IF NOT EXISTS training"
+    )
+]
+TRAINING = LAYOUT[LAYOUT.index("CREATE TABLE IF NOT EXISTS training") :]
+TRAINING_INSERT = "INSERT INTO training (run_key, steps_taken, logs) VALUES (?, ?, ?)"
 
 
 def create(conn: sqlite3.Connection) -> None:

@@ -206,10 +206,20 @@ class Reader:
         }
         meta = dict(meta)
         wall = meta.pop("wall_time_s")
-        return {
+        doc = {
             **meta,
             "run_key": key,
             "evaluations": evaluations,
             "absolute": absolute,
             "wall_time_s": wall,
         }
+        for steps_taken, logs in self._rows(
+            "reading training logs",
+            "SELECT steps_taken, logs FROM training WHERE run_key = ?",
+            (key,),
+        ):
+            if steps_taken is not None:
+                doc["steps_taken"] = steps_taken
+            if logs is not None:
+                doc["logs"] = json.loads(logs)
+        return doc

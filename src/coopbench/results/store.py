@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from coopbench.results import arrays, layout
+from coopbench.results.diagnostics import thin_logs
 from coopbench.results.errors import StoreError
 from coopbench.results.reading import Reader
 from coopbench.results.submission import (
@@ -74,6 +75,31 @@ def _check_key(run_key: Any) -> str:
     if not isinstance(run_key, str) or not 1 <= len(run_key) <= 512:
         raise StoreError(f"run_key must be a string of 1-512 characters, got {run_key!r:.80}")
     return run_key
+
+
+def _training(steps_taken: Any, logs: Any) -> dict[str, Any]:
+    """The optional run fields ``steps_taken`` and ``logs`` (thinned) of a finishing run."""
+    out: dict[str, Any] = {}
+    if steps_taken is not None:
+        try:
+            out["steps_taken"] = operator.index(steps_taken)
+        except TypeError:
+            raise StoreError(f"steps_taken must be an integer, got {steps_taken!r:.80}") from None
+    try:
+        thinned = thin_logs(list(logs or []))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise StoreError(f"logs must be hooks.log records: {exc}") from None
+    if thinned is not None:
+        out["logs"] = thinned
+    return out
+
+
+def _write_training(conn: sqlite3.Connection, key: str, doc: dict[str, Any]) -> None:
+    """The ``training`` row of a finished submission that has ``steps_taken`` or ``logs``."""
+    if "steps_taken" in doc or "logs" in doc:
+        logs = doc.get("logs")
+        text = None if logs is None else canonical_json(logs)
+        conn.execute(layout.TRAINING_INSERT, (key, doc.get("steps_taken"), text))
 
 
 class Store(Reader):
@@ -183,9 +209,10 @@ class Store(Reader):
             raise StoreError(
                 f"{self.path}: damaged coopbench store (layout {version}, tables {tables})"
             )
-        if "verifications" not in tables:  # added to layout 2 later: created on first open
-            with self._tx("adding the verifications table") as conn:
-                conn.execute(layout.VERIFICATIONS)
+        for table, ddl in (("verifications", layout.VERIFICATIONS), ("training", layout.TRAINING)):
+            if table not in tables:  # added to layout 2 later: created on first open
+                with self._tx(f"adding the {table} table") as conn:
+                    conn.execute(ddl)
 
     def _upgrade(self) -> None:
         """Layout 1 -> 2 in one transaction (all or nothing), then reclaim the space."""
@@ -280,11 +307,17 @@ class Store(Reader):
             conn.execute(layout.EVAL_INSERT, (run_key, policy, step, *row))
 
     def finish_run(
-        self, run_key: str, absolute: dict[str, Sequence[float]], wall_time_s: float
+        self,
+        run_key: str,
+        absolute: dict[str, Sequence[float]],
+        wall_time_s: float,
+        steps_taken: int | None = None,
+        logs: Sequence[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Assemble the submission (meta + stored evaluations + absolute returns), validate it
-        against ``schema.json`` and mark the run finished, atomically. Returns the submission
-        (schema version 1: returns as lists)."""
+        """Assemble the submission (meta + stored evaluations + absolute returns, and the env
+        steps taken and ``hooks.log`` records when given, thinned by
+        ``diagnostics.thin_logs``), validate it against ``schema.json`` and mark the run
+        finished, atomically. Returns the submission (schema version 1: returns as lists)."""
         _check_key(run_key)
         if not isinstance(absolute, dict):
             raise StoreError(f"absolute must be a dict policy -> returns, got {absolute!r:.80}")
@@ -295,6 +328,7 @@ class Store(Reader):
             wall = float(wall_time_s)
         except (TypeError, ValueError):
             raise StoreError(f"wall_time_s must be a number, got {wall_time_s!r:.80}") from None
+        training = _training(steps_taken, logs)
         with self._tx("finishing a run") as conn:
             meta, finished = self._run_row(conn, run_key)
             if finished:
@@ -315,12 +349,14 @@ class Store(Reader):
                 "evaluations": evaluations,
                 "absolute": {p: arrays.to_b64(v) for p, v in absolute_a.items()},
                 "wall_time_s": wall,
+                **training,
             }
             decoded = decode_submission(doc)
             conn.executemany(
                 layout.ABSOLUTE_INSERT,
                 [(run_key, p, *layout.array_row(v)) for p, v in absolute_a.items()],
             )
+            _write_training(conn, run_key, decoded)
             conn.execute(
                 "UPDATE runs SET finished = 1, content_hash = ?, wall_time_s = ?, updated_at = ? "
                 "WHERE run_key = ?",
@@ -367,6 +403,7 @@ class Store(Reader):
         meta = run_meta(doc)
         conn.execute("DELETE FROM evals WHERE run_key = ?", (key,))
         conn.execute("DELETE FROM absolute WHERE run_key = ?", (key,))
+        conn.execute("DELETE FROM training WHERE run_key = ?", (key,))
         conn.execute(
             "INSERT INTO runs (run_key, meta, finished, content_hash, wall_time_s, updated_at) "
             "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT(run_key) DO UPDATE SET meta = excluded.meta, "
@@ -386,6 +423,7 @@ class Store(Reader):
             layout.ABSOLUTE_INSERT,
             [(key, p, *layout.array_row(v)) for p, v in doc["absolute"].items()],
         )
+        _write_training(conn, key, doc)
 
     def record_verification(self, run_key: str, matches: bool, detail: str) -> None:
         """Record the verdict of re-running a finished run (``coopbench leaderboard verify``),

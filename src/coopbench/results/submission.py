@@ -27,6 +27,7 @@ import numpy as np
 from jsonschema.exceptions import best_match
 
 from coopbench.results.arrays import array_digest, to_b64, to_returns
+from coopbench.results.diagnostics import check_logs
 from coopbench.results.errors import SubmissionError
 
 __all__ = [
@@ -47,7 +48,16 @@ __all__ = [
 SCHEMA_VERSION = 2  # what export writes
 SCHEMA_VERSIONS = (1, 2)  # what import reads
 # Fields produced by the run itself; everything else of a submission is the run's ``meta``.
-RUN_FIELDS = ("schema_version", "run_key", "evaluations", "absolute", "wall_time_s")
+# ``steps_taken`` and ``logs`` (hooks.log, thinned: ``results.diagnostics``) are optional.
+RUN_FIELDS = (
+    "schema_version",
+    "run_key",
+    "evaluations",
+    "absolute",
+    "wall_time_s",
+    "steps_taken",
+    "logs",
+)
 
 
 def run_meta(doc: dict[str, Any]) -> dict[str, Any]:
@@ -200,7 +210,8 @@ def decode_submission(doc: Any, what: str | None = None) -> dict[str, Any]:
     version 2 as ``{"dtype", "b64"}`` blobs; ``policies``, ``evaluations`` and ``absolute``
     name the same policies; each policy's evaluation steps start at 0, strictly increase and
     stay within the budget; every evaluation point has ``protocol.eval_episodes`` returns and
-    every absolute entry ``protocol.absolute_episodes``. Raises ``SubmissionError``.
+    every absolute entry ``protocol.absolute_episodes``; the optional ``steps_taken`` is within
+    the budget and the optional ``logs`` columns are consistent. Raises ``SubmissionError``.
     """
     if what is None:
         key = doc.get("run_key") if isinstance(doc, dict) else None
@@ -226,6 +237,12 @@ def decode_submission(doc: Any, what: str | None = None) -> dict[str, Any]:
                 f"expected exactly those in policies {sorted(names)}"
             )
     proto = doc["protocol"]
+    if doc.get("steps_taken", 0) > proto["budget"]:
+        raise SubmissionError(
+            f"{what}: steps_taken {doc['steps_taken']} is past the budget {proto['budget']}"
+        )
+    if "logs" in doc:
+        check_logs(doc["logs"], proto["budget"], what)
     out = dict(doc)
     out["evaluations"] = {}
     out["absolute"] = {}
