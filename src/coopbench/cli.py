@@ -396,11 +396,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from coopbench.tuning.command import cmd_tune as run
+
+    return run(args, out)
+
+
 COMMANDS = {
     "tasks": cmd_tasks,
     "algos": cmd_algos,
     "train": cmd_train,
     "bench": cmd_bench,
+    "tune": cmd_tune,
     "leaderboard": cmd_leaderboard,
     "render": cmd_render,
     "reproduce": cmd_reproduce,
