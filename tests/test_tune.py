@@ -227,3 +227,11 @@ def test_cli_tune_bad_arguments_are_one_line(argv, code, message, tmp_path, caps
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not tuning.storage_path(tmp_path / "t.db").exists()  # refused before any study
+
+
+@pytest.mark.parametrize("algo", ["mappo", "maddpg", "ctedd", "mutual-q"])
+def test_docs_list_each_search_space_as_declared(algo):
+    docs = (ROOT / "docs" / "baselines" / "tuning.md").read_text()
+    section = docs.split(f"#### `{algo}`", 1)[1].split("####", 1)[0]
+    for p in resolve_search_space(get_algorithm(algo)):
+        assert f"| `{p.name}` | {p.describe()} |" in section

@@ -22,6 +22,10 @@ def _value(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _interrupted(study: Any) -> list[int]:
+    return [t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get("interrupted")]
+
+
 def record_markdown(spec: TuneSpec, result: TuneResult) -> str:
     """The study's record as markdown (docs/baselines/tuning.md keeps these)."""
     r = result.record
@@ -35,6 +39,7 @@ def record_markdown(spec: TuneSpec, result: TuneResult) -> str:
         f"{r['budget']:,} env steps = {r['env_steps']:,} env steps",
         f"- best value {r['value']:.3f} (trial {result.study.best_trial.number}); "
         f"today's config (trial 0) {default}",
+        *(f"- interrupted and run again: trial {n}" for n in _interrupted(result.study)),
         "",
         "| param | best |",
         "|---|---|",
