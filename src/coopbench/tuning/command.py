@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from coopbench.harness.sweep import _Bar
 from coopbench.tuning.study import TuneResult, TuneSpec, counted_trials, storage_path, tune
 
 DEFAULT_TUNE_DB = "coopbench-tune.db"  # tuning runs stay out of the leaderboard's store
@@ -74,31 +75,22 @@ def _show(console: Console, spec: TuneSpec, result: TuneResult) -> None:
     console.print(top)
 
 
-class _TrialBar:
-    """A rich progress bar over trials, with the best value so far."""
+class _TrialBar(_Bar):
+    """The sweep's rich progress bar, counting trials, with the last and best values."""
 
-    def __init__(self, console: Console, total: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+    def __enter__(self) -> _TrialBar:
+        super().__enter__()
+        if self.progress is not None:
+            self.progress.update(self.task, description="trials")
+        return self
 
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        self.task = self.progress.add_task("trials", total=total)
-
-    def __call__(self, study: Any, trial: Any) -> None:
+    def __call__(self, study: Any, trial: Any = None) -> None:
+        """After each trial (Optuna's callback), and once at the end with no trial."""
+        if self.progress is None:
+            return
         values = [t.value for t in study.get_trials(deepcopy=False) if t.value is not None]
         best = max(values) if values else math.nan
-        value = "failed" if trial.value is None else f"{trial.value:.3f}"
+        value = "-" if trial is None else "failed" if trial.value is None else f"{trial.value:.3f}"
         self.progress.update(
             self.task,
             completed=len(counted_trials(study)),
@@ -128,9 +120,9 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
         threads=args.threads,
         study=args.study,
     )
-    bar = _TrialBar(console, args.trials)
-    with bar.progress:
+    with _TrialBar(args.trials, enabled=True) as bar:
         result = tune(spec, db, on_trial=bar)
+        bar(result.study)
     _show(console, spec, result)
     console.print(
         f"study {spec.name()!r}: {len(result.trials)} trials ({result.ran} run now) · "
