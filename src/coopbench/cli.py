@@ -392,12 +392,19 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from coopbench.tuning.command import cmd_tune as run
+
+    return run(args, out)
+
+
 COMMANDS = {
     "tasks": cmd_tasks,
     "algos": cmd_algos,
     "train": cmd_train,
     "bench": cmd_bench,
     "evaluate": cmd_evaluate,
+    "tune": cmd_tune,
     "leaderboard": cmd_leaderboard,
     "render": cmd_render,
     "reproduce": cmd_reproduce,

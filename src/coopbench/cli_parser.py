@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     _threads_option(bench)
     _task_options(bench)
 
+    _tune_parser(sub, common)
+
     board = sub.add_parser("leaderboard", parents=[common], help="show and publish results")
     actions = board.add_subparsers(dest="action", required=True)
     show = actions.add_parser("show", parents=[common, db], help="print the markdown table")
@@ -180,3 +182,27 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--workers", type=_positive, default=1)
     _threads_option(rep)
     return parser
+
+
+def _tune_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """``coopbench tune`` (body in ``coopbench.tuning.command``)."""
+    tune = sub.add_parser("tune", parents=[common], help="tune an algorithm's config (Optuna)")
+    tune.add_argument("--algo", required=True, help="a name or 'package.module:Class'")
+    tune.add_argument("--tasks", nargs="+", required=True)
+    tune.add_argument("--trials", type=_positive, default=40, help="finished trials to reach")
+    tune.add_argument("--tier", default="quick")
+    tune.add_argument("--seeds", type=_positive, default=2, help="tuning seeds 10000..+N-1")
+    tune.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1))
+    tune.add_argument("--backend", choices=("process", "ray"), default="process")
+    tune.add_argument("--budget", type=_positive, help="env steps (replaces the tier's)")
+    tune.add_argument("--study", help="study name (default: from algo, tasks, tier, seeds)")
+    tune.add_argument(
+        "--db", help="results store of the tuning runs (default ./coopbench-tune.db); "
+        "the study is kept beside it in <store>.optuna.db"
+    )  # fmt: skip
+    tune.add_argument(
+        "--write-presets", action="store_true", help="write the best params as tuned presets"
+    )
+    tune.add_argument("--presets", help="tuned presets file (default: the packaged one)")
+    tune.add_argument("--record", metavar="FILE.md", help="append the study's record here")
+    _threads_option(tune)

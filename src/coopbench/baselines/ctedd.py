@@ -82,6 +82,7 @@ from coopbench.algorithms.checkpoint import load_checkpoint, save_checkpoint
 from coopbench.algorithms.comm import CommPolicyNet
 from coopbench.algorithms.networks import seed_everything, soft_update
 from coopbench.algorithms.replay import ReplayBuffer
+from coopbench.algorithms.search_space import Param, categorical, integer, log_uniform, uniform
 from coopbench.baselines.ctedd_networks import (
     CentralCritic,
     GlobalPolicy,
@@ -225,6 +226,11 @@ class CTEDD(Algorithm):
         if tier == "standard":
             return {"learning_starts": starts}
         return {"learning_starts": starts // 10, "alpha_anneal_steps": 300_000, "update_every": 25}
+
+    @classmethod
+    def search_space(cls) -> tuple[Param, ...]:
+        """What ``coopbench tune`` searches (``SEARCH_SPACE``, docs/baselines/tuning.md)."""
+        return SEARCH_SPACE
 
     def policies(self) -> dict[str, Policy]:
         named: dict[str, Policy] = {"global": GlobalPolicy(self.actor, self.device)}
@@ -413,3 +419,15 @@ class CTEDD(Algorithm):
 
 def _sigma_suffix(config: CTEDDConfig) -> str:
     return "" if config.fixed_sigma is None else f" (σ={config.fixed_sigma:g})"
+
+
+# Tuning search space around the quick preset (coopbench tune).
+SEARCH_SPACE: tuple[Param, ...] = (
+    log_uniform("lr", 1e-3, 2e-2),
+    log_uniform("tau", 1e-3, 5e-2),
+    categorical("batch_size", 256, 512, 1024),
+    integer("update_every", 10, 100, log=True),
+    log_uniform("alpha_start", 0.01, 0.3),
+    uniform("gamma", 0.9, 0.99),
+    log_uniform("distill_lr", 1e-3, 2e-2),
+)

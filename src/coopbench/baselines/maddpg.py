@@ -48,6 +48,7 @@ from coopbench.algorithms.critics import CentralCritics, clip_grad_norm_per_agen
 from coopbench.algorithms.gumbel import gumbel_softmax
 from coopbench.algorithms.networks import seed_everything, soft_update
 from coopbench.algorithms.replay import ReplayBuffer
+from coopbench.algorithms.search_space import Param, categorical, integer, log_uniform, uniform
 from coopbench.envs import TaskSpec
 from coopbench.validation import check_int
 
@@ -147,6 +148,11 @@ class MADDPG(Algorithm):
         if tier == "standard":
             return {}
         return dict(QUICK_PRESET)
+
+    @classmethod
+    def search_space(cls) -> tuple[Param, ...]:
+        """What ``coopbench tune`` searches (``SEARCH_SPACE``, docs/baselines/tuning.md)."""
+        return SEARCH_SPACE
 
     # ------------------------------------------------------------------ acting
     def _actions(self, raw: torch.Tensor, explore: bool) -> torch.Tensor:
@@ -275,3 +281,15 @@ QUICK_PRESET: dict[str, Any] = {  # tuned on spread and cn-v1 (docs/baselines/ma
     "update_every": 25.0,  # 4 updates per 100 transitions (reference: 1)
     "batch_size": 256,  # reference 1024; 4x cheaper updates, better at this budget
 }
+
+
+# Tuning search space around the quick preset (coopbench tune).
+SEARCH_SPACE: tuple[Param, ...] = (
+    log_uniform("actor_lr", 1e-3, 3e-2),
+    log_uniform("critic_lr", 1e-3, 3e-2),
+    log_uniform("tau", 1e-3, 5e-2),
+    categorical("batch_size", 128, 256, 512, 1024),
+    log_uniform("update_every", 10.0, 100.0),
+    integer("learning_starts", 1_000, 25_600, log=True),
+    uniform("gamma", 0.9, 0.99),
+)

@@ -43,6 +43,7 @@ from coopbench.algorithms.checkpoint import load_checkpoint, save_checkpoint
 from coopbench.algorithms.networks import agent_one_hot, seed_everything
 from coopbench.algorithms.normalisers import VALUE_NORMS, make_value_norm
 from coopbench.algorithms.schedules import linear_anneal
+from coopbench.algorithms.search_space import Param, categorical, integer, log_uniform, uniform
 from coopbench.baselines.mappo_networks import (
     ACTIVATIONS,
     Actor,
@@ -384,6 +385,11 @@ class MAPPO(Algorithm):
         table = PRESETS[tier]
         return {**table.get("*", {}), **table.get(f"{cls.name}:{task_id}", {})}
 
+    @classmethod
+    def search_space(cls) -> tuple[Param, ...]:
+        """What ``coopbench tune`` searches (``SEARCH_SPACE``, docs/baselines/tuning.md)."""
+        return SEARCH_SPACE
+
 
 class IPPO(MAPPO):
     """Independent PPO: as MAPPO, but the critic reads agent i's own observation."""
@@ -425,3 +431,17 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # no sweep at 1M steps: the quick settings with the paper's learning-rate decay
     "standard": {"*": {**_QUICK, "agent_id": True, "feature_norm": False, "anneal_lr": True}},
 }
+
+
+# Tuning search space of MAPPO and IPPO around the quick preset (coopbench tune).
+SEARCH_SPACE: tuple[Param, ...] = (
+    log_uniform("lr", 3e-4, 5e-3),
+    log_uniform("critic_lr", 3e-4, 5e-3),
+    categorical("num_envs", 16, 32, 64, 128),
+    integer("ppo_epochs", 3, 15),
+    categorical("num_minibatches", 1, 2, 4, 8),
+    uniform("clip", 0.1, 0.3),
+    log_uniform("entropy_coef", 1e-4, 3e-2),
+    uniform("gae_lambda", 0.9, 1.0),
+    categorical("anneal_lr", False, True),
+)

@@ -25,6 +25,7 @@ from coopbench.algorithms.checkpoint import load_checkpoint, save_checkpoint
 from coopbench.algorithms.mutual import BatchedMLP, mutual_q_loss, omega
 from coopbench.algorithms.networks import agent_one_hot, seed_everything
 from coopbench.algorithms.replay import ReplayBuffer
+from coopbench.algorithms.search_space import Param, categorical, integer, log_uniform, uniform
 
 
 @dataclass
@@ -146,6 +147,11 @@ class MutualQ(Algorithm):
             return {"num_envs": 16, "eps_decay": 0.99985, "learning_starts": 10_000}
         return {}
 
+    @classmethod
+    def search_space(cls) -> tuple[Param, ...]:
+        """What ``coopbench tune`` searches (``SEARCH_SPACE``, docs/baselines/tuning.md)."""
+        return SEARCH_SPACE
+
     def weight(self, env_step: int) -> float:
         """C, or C·ω(env_step; μ, σ) under the decaying schedule (eq. 2.4)."""
         cfg = self.config
@@ -247,3 +253,20 @@ class DQN(MutualQ):
     @classmethod
     def label(cls, config: MutualQConfig) -> str:
         return cls.display_name
+
+    @classmethod
+    def search_space(cls) -> tuple[Param, ...]:
+        """What ``coopbench tune`` searches (``DQN_SEARCH_SPACE``, docs/baselines/tuning.md)."""
+        return DQN_SEARCH_SPACE
+
+
+# Tuning search spaces around the quick preset (coopbench tune); DQN has no mutual term.
+DQN_SEARCH_SPACE: tuple[Param, ...] = (
+    log_uniform("lr", 2e-4, 3e-3),
+    categorical("batch_size", 128, 256, 512),
+    uniform("eps_decay", 0.998, 0.9998),
+    integer("target_every", 50, 1_000, log=True),
+    uniform("gamma", 0.85, 0.99),
+    integer("updates_per_step", 1, 4),
+)
+SEARCH_SPACE: tuple[Param, ...] = (*DQN_SEARCH_SPACE, log_uniform("c", 0.1, 3.0))

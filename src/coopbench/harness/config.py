@@ -1,7 +1,8 @@
 """Resolved algorithm configs: preset ∪ overrides, typed against the config dataclass.
 
 ``build_config(cls, task, tier, overrides)`` = ``cls.Config(**{**cls.preset(task, tier),
-**overrides})`` with unknown keys and wrongly typed values rejected by name;
+**tuned, **overrides})`` (``tuned``: a built-in's entry of ``baselines/tuned_presets.json``)
+with unknown keys and wrongly typed values rejected by name;
 ``parse_assignments(cls.Config, ["lr=3e-4", "hidden=[64,64]"])`` turns the CLI's
 ``--set key=value`` strings into values of each field's declared type.
 """
@@ -147,12 +148,24 @@ def parse_assignments(
     return check_overrides(config_cls, raw, label, from_string=True)
 
 
+def _tuned(cls: Any, task: str, tier: str, label: str) -> dict[str, Any]:
+    """A built-in algorithm's tuned preset for (task, tier) (``baselines.tuned_presets``)."""
+    from coopbench.algorithms.registry import BUILTIN
+    from coopbench.baselines.tuned_presets import tuned_params
+
+    name = getattr(cls, "name", None)
+    if BUILTIN.get(name) != f"{cls.__module__}:{cls.__qualname__}":
+        return {}  # a user's algorithm (or a subclass) never picks up a baseline's tuning
+    return check_overrides(cls.Config, tuned_params(name, task, tier), f"{label} tuned preset")
+
+
 def build_config(cls: Any, task: str, tier: str, overrides: dict[str, Any]) -> Any:
-    """``cls.Config`` from the algorithm's preset for (task, tier) and the user's overrides."""
+    """``cls.Config`` from the algorithm's preset for (task, tier), its tuned preset when
+    ``baselines/tuned_presets.json`` has one, and the user's overrides, in that order."""
     label = f"algorithm {cls.name or cls.__name__!r}"
     if not isinstance(overrides, dict):
         raise ValueError(f"overrides must be a dict of config values, got {overrides!r}")
-    preset = dict(cls.preset(task, tier))
+    preset = {**cls.preset(task, tier), **_tuned(cls, task, tier, label)}
     merged = {**preset, **check_overrides(cls.Config, overrides, label)}
     try:
         config = cls.Config(**merged)

@@ -1,0 +1,143 @@
+"""The body of ``coopbench tune``: run the study with a progress bar, print the best params,
+optionally write them as tuned presets and append the study's record to a markdown file."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from coopbench.harness.sweep import _Bar
+from coopbench.tuning.study import TuneResult, TuneSpec, counted_trials, storage_path, tune
+
+DEFAULT_TUNE_DB = "coopbench-tune.db"  # tuning runs stay out of the leaderboard's store
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _interrupted(study: Any) -> list[int]:
+    return [t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get("interrupted")]
+
+
+def record_markdown(spec: TuneSpec, result: TuneResult) -> str:
+    """The study's record as markdown (docs/baselines/tuning.md keeps these)."""
+    r = result.record
+    default = "n/a" if r["default_value"] is None else f"{r['default_value']:.3f}"
+    lines = [
+        f"### {spec.algo} · {', '.join(spec.tasks)} · {r['tier']} tier",
+        "",
+        f"- study `{r['study']}`, {r['date']}, coopbench commit `{r['git_commit']}`",
+        f"- objective: {r['objective']} (tuning seeds {r['tuning_seeds']})",
+        f"- budget: {r['trials']} trials × {len(spec.tasks) * spec.seeds} run(s) × "
+        f"{r['budget']:,} env steps = {r['env_steps']:,} env steps",
+        f"- best value {r['value']:.3f} (trial {result.study.best_trial.number}); "
+        f"today's config (trial 0) {default}",
+        *(f"- interrupted and run again: trial {n}" for n in _interrupted(result.study)),
+        "",
+        "| param | best |",
+        "|---|---|",
+        *(f"| `{k}` | {_value(v)} |" for k, v in sorted(result.params.items())),
+        "",
+        "| trial | value | " + " | ".join(f"`{k}`" for k in sorted(result.params)) + " |",
+        "|---|---|" + "---|" * len(result.params),
+    ]
+    for t in sorted(result.trials, key=lambda t: t.number):
+        value = "failed" if t.value is None else f"{t.value:.3f}"
+        cells = " | ".join(_value(t.params.get(k, "")) for k in sorted(result.params))
+        lines.append(f"| {t.number} | {value} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def _show(console: Console, spec: TuneSpec, result: TuneResult) -> None:
+    best = Table(title=f"best params · {spec.name()} · value {result.value:.3f}")
+    best.add_column("param")
+    best.add_column("value")
+    for k, v in sorted(result.params.items()):
+        best.add_row(k, _value(v))
+    console.print(best)
+    top = Table(title="top trials (objective: mean normalised AUC)")
+    for col in ("trial", "value", "params"):
+        top.add_column(col)
+    ranked = sorted(
+        (t for t in result.trials if t.value is not None), key=lambda t: -t.value
+    )  # fmt: skip
+    for t in ranked[:5]:
+        params = ", ".join(f"{k}={_value(v)}" for k, v in sorted(t.params.items()))
+        top.add_row(str(t.number), f"{t.value:.3f}", params)
+    console.print(top)
+
+
+class _TrialBar(_Bar):
+    """The sweep's rich progress bar, counting trials, with the last and best values."""
+
+    def __enter__(self) -> _TrialBar:
+        super().__enter__()
+        if self.progress is not None:
+            self.progress.update(self.task, description="trials")
+        return self
+
+    def __call__(self, study: Any, trial: Any = None) -> None:
+        """After each trial (Optuna's callback), and once at the end with no trial."""
+        if self.progress is None:
+            return
+        values = [t.value for t in study.get_trials(deepcopy=False) if t.value is not None]
+        best = max(values) if values else math.nan
+        value = "-" if trial is None else "failed" if trial.value is None else f"{trial.value:.3f}"
+        self.progress.update(
+            self.task,
+            completed=len(counted_trials(study)),
+            description=f"trials (last {value}, best {best:.3f})",
+        )
+
+
+def cmd_tune(args: argparse.Namespace, console: Console) -> int:
+    """``coopbench tune``: see ``tuning.study``."""
+    from coopbench.baselines.tuned_presets import write_tuned_presets
+
+    db = args.db or DEFAULT_TUNE_DB
+    if args.write_presets and args.budget is not None:
+        raise ValueError(
+            f"--write-presets with --budget {args.budget}: tuned presets are per tier, so the "
+            "study must run at the tier's own budget"
+        )
+    spec = TuneSpec(
+        algo=args.algo,
+        tasks=tuple(args.tasks),
+        tier=args.tier,
+        trials=args.trials,
+        seeds=args.seeds,
+        budget=args.budget,
+        workers=args.workers,
+        backend=args.backend,
+        threads=args.threads,
+        study=args.study,
+    )
+    with _TrialBar(args.trials, enabled=True) as bar:
+        result = tune(spec, db, on_trial=bar)
+        bar(result.study)
+    _show(console, spec, result)
+    console.print(
+        f"study {spec.name()!r}: {len(result.trials)} trials ({result.ran} run now) · "
+        f"runs in {db} · study in {storage_path(db)}"
+    )
+    if args.write_presets:
+        path = write_tuned_presets(
+            spec.algo, spec.tasks, spec.tier, result.params, result.record, args.presets
+        )
+        console.print(f"tuned presets for {', '.join(spec.tasks)} ({spec.tier}) written to {path}")
+    if args.record:
+        with Path(args.record).open("a", encoding="utf-8") as fh:
+            fh.write("\n" + record_markdown(spec, result))
+        console.print(f"study record appended to {args.record}")
+    return 0
+
+
+__all__ = ["DEFAULT_TUNE_DB", "cmd_tune", "record_markdown"]

@@ -1,0 +1,237 @@
+"""``coopbench tune``: trials stored in Optuna's storage and their runs in the store, a
+study resumed after interruption without redoing finished runs, search-space validation,
+tuned presets applied by ``build_config``, one-line errors for bad arguments."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from coopbench.algorithms.registry import get_algorithm  # noqa: E402
+from coopbench.algorithms.search_space import categorical, integer, log_uniform  # noqa: E402
+from coopbench.baselines import tuned_presets  # noqa: E402
+from coopbench.cli import main  # noqa: E402
+from coopbench.harness.config import build_config  # noqa: E402
+from coopbench.harness.sweep import run_sweep  # noqa: E402
+from coopbench.leaderboard import aggregate  # noqa: E402
+from coopbench.results.store import Store  # noqa: E402
+from coopbench.tuning import study as tuning  # noqa: E402
+from coopbench.tuning.space import resolve_search_space, suggest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ALGO = "tests.fixtures.tunable:Tunable"
+
+
+@pytest.fixture(autouse=True)
+def _importable(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+def spec(trials: int, **kw) -> tuning.TuneSpec:
+    return tuning.TuneSpec(ALGO, ("spread",), trials=trials, seeds=1, budget=60, **kw)
+
+
+def open_study(db: Path, name: str):
+    url = f"sqlite:///{tuning.storage_path(db).resolve()}"
+    return optuna.load_study(study_name=name, storage=url)
+
+
+def test_two_trials_stored_then_resumed_to_three(tmp_path):
+    db = tmp_path / "tune.db"
+    first = tuning.tune(spec(2), str(db))
+    assert first.ran == 2 and len(first.trials) == 2
+    assert first.trials[0].user_attrs.get("default_config")  # trial 0 = today's config
+    assert first.trials[0].params == {"epsilon": 0.5, "greedy": True}
+    with Store(db) as store:
+        metas = store.metas()
+    assert len(metas) == 2  # one run per trial (one task, one seed)
+    for meta in metas.values():
+        assert meta["seed"] == tuning.TUNE_SEED_BASE  # held out from bench's 0..n-1
+        assert meta["protocol"]["eval_seed"] == tuning.TUNE_EVAL_SEED
+    # the objective is the leaderboard's AUC of the trial's run (one seed: IQM = the run)
+    with Store(db) as store:
+        board = aggregate(store)
+    aucs = sorted(e.auc.point for e in board.entries)
+    assert sorted(t.value for t in first.trials) == pytest.approx(aucs)
+    again = tuning.tune(spec(2), str(db))
+    assert again.ran == 0 and len(again.trials) == 2  # nothing to do
+    more = tuning.tune(spec(3), str(db))
+    assert more.ran == 1 and len(more.trials) == 3
+    with Store(db) as store:
+        assert len(store.metas()) == 3
+    assert more.value == max(t.value for t in more.trials)
+    assert more.record["trials"] == 3 and more.record["env_steps"] == 3 * 60
+
+
+def test_a_trial_left_running_is_requeued_and_its_finished_runs_not_redone(tmp_path):
+    db = tmp_path / "tune.db"
+    tuning.tune(spec(1), str(db))
+    # a process killed after its trial's runs finished but before the trial was told
+    study = open_study(db, spec(1).name())
+    study.enqueue_trial({"epsilon": 0.2, "greedy": False})
+    trial = study.ask()
+    params = suggest(trial, resolve_search_space(get_algorithm(ALGO)))
+    protocol = tuning.tuning_protocol("quick", 60)
+    run_sweep(["spread"], [ALGO], [tuning.TUNE_SEED_BASE], protocol, str(db), progress=False,
+              overrides=params)  # fmt: skip
+    with Store(db) as store:
+        assert len(store.metas()) == 2
+    resumed = tuning.tune(spec(2), str(db))
+    states = {t.number: t.state for t in open_study(db, spec(1).name()).trials}
+    assert states[trial.number] == optuna.trial.TrialState.FAIL  # the stale one
+    assert resumed.ran == 1 and len(resumed.trials) == 2
+    redo = resumed.trials[-1]
+    assert redo.params == params and redo.user_attrs["requeued_from"] == trial.number
+    assert redo.user_attrs["skipped"] == 1  # its run was already in the store
+    with Store(db) as store:
+        assert len(store.metas()) == 2
+
+
+def test_ctrl_c_requeues_the_trial(tmp_path, monkeypatch):
+    db = tmp_path / "tune.db"
+    real = tuning.run_sweep
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tuning, "run_sweep", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune(spec(1), str(db))
+    monkeypatch.setattr(tuning, "run_sweep", real)
+    done = tuning.tune(spec(1), str(db))
+    assert done.ran == 1 and len(done.trials) == 1
+    assert done.trials[0].params == {"epsilon": 0.5, "greedy": True}
+    assert done.trials[0].user_attrs["requeued_from"] == 0
+
+
+def test_a_study_resumed_with_another_objective_is_refused(tmp_path):
+    db = tmp_path / "tune.db"
+    tuning.tune(spec(1, study="s"), str(db))
+    other = tuning.TuneSpec(ALGO, ("spread",), trials=1, seeds=2, budget=60, study="s")
+    with pytest.raises(ValueError, match=r"was made for .*pass another --study"):
+        tuning.tune(other, str(db))
+
+
+def test_failed_runs_fail_the_trial_and_count(tmp_path):
+    db = tmp_path / "tune.db"
+    crash = tuning.TuneSpec("tests.fixtures.tunable:CrashTunable", ("spread",), trials=1,
+                            seeds=1, budget=60)  # fmt: skip
+    with pytest.raises(ValueError, match="no trial finished"):
+        tuning.tune(crash, str(db))
+    (trial,) = open_study(db, crash.name()).trials
+    assert trial.state == optuna.trial.TrialState.FAIL
+    assert "AlgorithmError" in trial.user_attrs["error"]
+    with pytest.raises(ValueError, match="no trial finished"):
+        tuning.tune(crash, str(db))  # the failed trial counts: nothing is re-run
+    assert len(open_study(db, crash.name()).trials) == 1
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (log_uniform("nope", 0.1, 1.0), "'nope' is not a field of Config"),
+        (log_uniform("epsilon", 0.0, 1.0), "log scale needs low > 0"),
+        (log_uniform("epsilon", 0.5, 0.1), r"bounds \[0.5, 0.1\] are invalid"),
+        (integer("num_envs", 1, 2.5), "not whole numbers"),
+        (categorical("greedy"), "has no choices"),
+        (categorical("num_envs", 4, "many"), "config key 'num_envs'.*'many' is not a valid int"),
+        (categorical("greedy", [True]), r"choice \[True\] is not a bool"),
+        ("lr", "is not a Param"),
+    ],
+)
+def test_search_space_errors_name_the_entry(entry, message):
+    cls = type("Space", (get_algorithm(ALGO),), {"search_space": (entry,)})
+    with pytest.raises(ValueError, match=message):
+        resolve_search_space(cls)
+
+
+def test_search_space_missing_or_duplicated():
+    with pytest.raises(ValueError, match="'random' declares no search space"):
+        resolve_search_space(get_algorithm("random"))
+    twice = (log_uniform("epsilon", 0.1, 0.5), log_uniform("epsilon", 0.2, 0.3))
+    cls = type("Twice", (get_algorithm(ALGO),), {"search_space": twice})
+    with pytest.raises(ValueError, match=r"names \['epsilon'\] more than once"):
+        resolve_search_space(cls)
+
+
+@pytest.mark.parametrize("algo", ["mappo", "ippo", "maddpg", "ctedd", "mutual-q", "dqn"])
+def test_every_baseline_declares_a_valid_space(algo):
+    space = resolve_search_space(get_algorithm(algo))
+    assert len(space) >= 5
+    assert algo != "dqn" or "c" not in {p.name for p in space}  # DQN has no mutual term
+
+
+def test_tuned_presets_are_applied_by_build_config(tmp_path, monkeypatch):
+    mappo = get_algorithm("mappo")
+    before = build_config(mappo, "cn-v1", "quick", {})
+    file = tmp_path / "tuned.json"
+    monkeypatch.setattr(tuned_presets, "PRESETS_FILE", file)
+    record = {"study": "s", "value": 0.5}
+    tuned_presets.write_tuned_presets("mappo", ["cn-v1"], "quick", {"lr": 1e-3}, record)
+    assert json.loads(file.read_text())["mappo"]["quick"]["cn-v1"]["study"] == "s"
+    assert build_config(mappo, "cn-v1", "quick", {}).lr == 1e-3 != before.lr
+    assert build_config(mappo, "spread", "quick", {}).lr == before.lr  # per task
+    assert build_config(mappo, "cn-v1", "standard", {}).lr != 1e-3  # per tier
+    assert build_config(mappo, "cn-v1", "quick", {"lr": 5e-4}).lr == 5e-4  # --set wins
+    assert build_config(get_algorithm("ippo"), "cn-v1", "quick", {}).lr == before.lr
+    subclass = type("MyMAPPO", (mappo,), {})  # a user's subclass keeps its own presets
+    assert build_config(subclass, "cn-v1", "quick", {}).lr == before.lr
+    tuned_presets.write_tuned_presets("mappo", ["cn-v1"], "quick", {"lr": "fast"}, record)
+    with pytest.raises(ValueError, match=r"tuned preset.*'fast' is not a valid float"):
+        build_config(mappo, "cn-v1", "quick", {})
+    file.write_text("[1]")
+    with pytest.raises(ValueError, match=r"expected \{algorithm"):
+        build_config(mappo, "cn-v1", "quick", {})
+
+
+def test_committed_tuned_presets_are_valid():
+    for algo, tiers in tuned_presets.load_tuned_presets().items():
+        for tier, tasks in tiers.items():
+            for task, entry in tasks.items():
+                assert {"study", "value", "trials", "git_commit"} <= set(entry)
+                build_config(get_algorithm(algo), task, tier, {})
+
+
+def test_cli_tune_end_to_end(tmp_path, capsys):
+    db, presets, record = tmp_path / "t.db", tmp_path / "p.json", tmp_path / "tuning.md"
+    argv = ["tune", "--algo", ALGO, "--tasks", "spread", "--trials", "2", "--seeds", "1",
+            "--workers", "1", "--db", str(db), "--record", str(record)]  # fmt: skip
+    assert main([*argv, "--budget", "60"]) == 0
+    text = capsys.readouterr().out
+    assert "best params" in text and "epsilon" in text
+    assert "| trial | value |" in record.read_text()
+    assert tuning.storage_path(db).exists()
+    code = main([*argv, "--budget", "60", "--write-presets", "--presets", str(presets)])
+    assert code == 1 and not presets.exists()
+    assert "--write-presets with --budget 60" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["--algo", "nope", "--tasks", "spread"], 1, "unknown algorithm 'nope'"),
+        (["--algo", "random", "--tasks", "spread"], 1, "'random' declares no search space"),
+        (["--algo", "mappo", "--tasks", "spread", "--trials", "0"], 2, "--trials: 0 is invalid"),
+        (["--algo", "mappo", "--tasks", "spread", "--tier", "x"], 1, "unknown protocol tier"),
+        (["--algo", "mappo", "--tasks", "nope"], 1, "unknown task 'nope'"),
+    ],
+)
+def test_cli_tune_bad_arguments_are_one_line(argv, code, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) if code == 2 else contextlib.nullcontext():
+        assert main(["tune", *argv, "--db", str(tmp_path / "t.db")]) == code
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not tuning.storage_path(tmp_path / "t.db").exists()  # refused before any study
+
+
+@pytest.mark.parametrize("algo", ["mappo", "maddpg", "ctedd", "mutual-q"])
+def test_docs_list_each_search_space_as_declared(algo):
+    docs = (ROOT / "docs" / "baselines" / "tuning.md").read_text()
+    section = docs.split(f"#### `{algo}`", 1)[1].split("####", 1)[0]
+    for p in resolve_search_space(get_algorithm(algo)):
+        assert f"| `{p.name}` | {p.describe()} |" in section
