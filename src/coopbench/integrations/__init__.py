@@ -1,0 +1,1 @@
+"""Adapters that make coopbench's tasks and harness reachable from other RL libraries."""
