@@ -23,14 +23,20 @@ import dataclasses
 import functools
 import tempfile
 import typing
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 from unittest import mock
 
-import benchmarl
 import numpy as np
 import torch
 from packaging.version import Version
+
+with warnings.catch_warnings():  # torchrl's own deprecations, nothing a user can act on
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import benchmarl
 
 SUPPORTED_BENCHMARL = (Version("1.5"), Version("1.6"))  # [low, high)
 
@@ -49,12 +55,14 @@ def check_benchmarl_version(version: str | None = None) -> None:
 
 check_benchmarl_version()
 
-import benchmarl.experiment.experiment as _experiment_module  # noqa: E402
-from benchmarl.algorithms import algorithm_config_registry  # noqa: E402
-from benchmarl.experiment import Callback, Experiment, ExperimentConfig  # noqa: E402
-from benchmarl.models.mlp import MlpConfig  # noqa: E402
-from tensordict import TensorDict  # noqa: E402
-from torchrl.envs.utils import ExplorationType, set_exploration_type  # noqa: E402
+with warnings.catch_warnings():  # torchrl's own deprecations, nothing a user can act on
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import benchmarl.experiment.experiment as _experiment_module
+    from benchmarl.algorithms import algorithm_config_registry
+    from benchmarl.experiment import Callback, Experiment, ExperimentConfig
+    from benchmarl.models.mlp import MlpConfig
+    from tensordict import TensorDict
+    from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from coopbench.algorithms.base import Algorithm, Hooks, TrainingEnv  # noqa: E402
 from coopbench.algorithms.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
@@ -128,6 +136,16 @@ def _config_class(name: str, algo_config: type) -> type:
     config.__module__ = __name__
     config.__doc__ = f"BenchMARL {name}'s config (its yaml defaults) and experiment fields."
     return config
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """BenchMARL without its progress bar and torchrl's deprecation warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        bar = functools.partial(_experiment_module.tqdm, disable=True)
+        with mock.patch.object(_experiment_module, "tqdm", bar):
+            yield
 
 
 class _LogCallback(Callback):
@@ -232,21 +250,21 @@ class BenchmarlAlgorithm(Algorithm):
         exp.save_folder = folder
         model = MlpConfig.get_from_yaml()
         model.num_cells = list(self.config.hidden)
-        self.experiment = Experiment(
-            task=task,
-            algorithm_config=self.benchmarl_algorithm_config(),
-            model_config=model,
-            seed=self.seed,
-            config=exp,
-            callbacks=[_LogCallback(hooks)] if hooks is not None else [],
-        )
+        with _quiet():
+            self.experiment = Experiment(
+                task=task,
+                algorithm_config=self.benchmarl_algorithm_config(),
+                model_config=model,
+                seed=self.seed,
+                config=exp,
+                callbacks=[_LogCallback(hooks)] if hooks is not None else [],
+            )
 
     # ------------------------------------------------------------ Algorithm
     def learn(self, env: TrainingEnv, hooks: Hooks) -> None:
         with tempfile.TemporaryDirectory(prefix="coopbench-benchmarl-") as folder:
             self._build(env, env.remaining, folder, hooks)
-            quiet = functools.partial(_experiment_module.tqdm, disable=True)
-            with mock.patch.object(_experiment_module, "tqdm", quiet):
+            with _quiet():
                 self.experiment.run()
 
     def policies(self) -> dict[str, BenchmarlPolicy]:

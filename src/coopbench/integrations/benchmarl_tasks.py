@@ -14,12 +14,15 @@ unbudgeted one.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-from benchmarl.environments.common import Task, TaskClass
-from torchrl.data import Composite
-from torchrl.envs import EnvBase
+with warnings.catch_warnings():  # torchrl's own deprecations, nothing a user can act on
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from benchmarl.environments.common import Task, TaskClass
+    from torchrl.data import Composite
+    from torchrl.envs import EnvBase
 
 from coopbench.envs.registry import TASKS, make_task
 from coopbench.integrations.torchrl import GROUP, CoopbenchTorchRLEnv, make_torchrl_env
