@@ -201,3 +201,26 @@ def test_cli_train_benchmarl(tmp_path, monkeypatch, capsys):
     rc = main(["train", "--task", "spread", "--algo", "benchmarl:nope", "--budget", "500"])
     err = capsys.readouterr().err.strip()
     assert rc != 0 and len(err.splitlines()) == 1 and "unknown BenchMARL algorithm" in err
+
+
+@pytest.mark.slow
+@needs_benchmarl
+@pytest.mark.parametrize("algo", ["mappo", "ippo", "masac", "qmix", "iql", "maddpg"])
+def test_quick_tier_cn_v1(algo, capsys):
+    """BenchMARL's defaults at the quick tier on cn-v1, seed 0 (maddpg: continuous actions);
+    the numbers in docs/integrations.md come from this test (``-s`` prints them)."""
+    from coopbench.harness.run import run_experiment
+
+    continuous = not get_algorithm(f"benchmarl:{algo}").supports_discrete
+    result = run_experiment(
+        "cn-v1", f"benchmarl:{algo}", 0, "quick", task_kwargs={"continuous_actions": continuous}
+    )
+    steps, returns = result.curves["default"]
+    assert result.steps_taken == 96_000  # 16 whole batches of BenchMARL's 6000 frames
+    assert steps.tolist() == list(range(0, 100_001, 10_000)) and np.isfinite(returns).all()
+    with capsys.disabled():
+        print(
+            f"\n{algo}: final {result.final_scores()['default']:.2f}, absolute "
+            f"{result.absolute_scores()['default']:.2f}, best step {result.best_step['default']}, "
+            f"wall {result.wall_time_s:.0f} s"
+        )

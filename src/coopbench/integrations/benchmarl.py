@@ -38,6 +38,8 @@ with warnings.catch_warnings():  # torchrl's own deprecations, nothing a user ca
     warnings.simplefilter("ignore", DeprecationWarning)
     import benchmarl
 
+from coopbench.integrations.versions import check_version
+
 SUPPORTED_BENCHMARL = (Version("1.5"), Version("1.6"))  # [low, high)
 
 
@@ -45,12 +47,7 @@ def check_benchmarl_version(version: str | None = None) -> None:
     """Raise ``ImportError`` (one line) unless ``version`` (default: the installed
     benchmarl) is one this adapter supports."""
     found = benchmarl.__version__ if version is None else version
-    low, high = SUPPORTED_BENCHMARL
-    if not low <= Version(found) < high:
-        raise ImportError(
-            f"coopbench.integrations.benchmarl supports benchmarl >={low},<{high}; found "
-            f"benchmarl {found} (pip install 'coopbench[benchmarl]' installs a supported one)"
-        )
+    check_version(__name__, "benchmarl", found, SUPPORTED_BENCHMARL)
 
 
 check_benchmarl_version()

@@ -35,6 +35,7 @@ from torchrl.envs import EnvBase
 
 from coopbench.envs import make_batched
 from coopbench.envs.batched import N_ACTIONS
+from coopbench.integrations.versions import check_version
 
 SUPPORTED_TORCHRL = (Version("0.10"), Version("0.12"))  # [low, high)
 GROUP = "agents"
@@ -44,12 +45,7 @@ def check_torchrl_version(version: str | None = None) -> None:
     """Raise ``ImportError`` (one line) unless ``version`` (default: the installed torchrl)
     is one this adapter supports."""
     found = torchrl.__version__ if version is None else version
-    low, high = SUPPORTED_TORCHRL
-    if not low <= Version(found) < high:
-        raise ImportError(
-            f"coopbench.integrations.torchrl supports torchrl >={low},<{high}; found torchrl "
-            f"{found} (pip install 'coopbench[benchmarl]' installs a supported one)"
-        )
+    check_version(__name__, "torchrl", found, SUPPORTED_TORCHRL)
 
 
 class CoopbenchTorchRLEnv(EnvBase):
