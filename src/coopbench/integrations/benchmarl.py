@@ -68,8 +68,14 @@ from coopbench.integrations.benchmarl_tasks import benchmarl_task  # noqa: E402
 from coopbench.integrations.torchrl import GROUP  # noqa: E402
 
 # ExperimentConfig fields a run may set (BenchMARL's names); the rest the adapter fixes
-COMMON_FIELDS = ("gamma", "lr", "adam_eps", "clip_grad_norm", "clip_grad_val")
-COMMON_FIELDS += ("share_policy_params",)
+COMMON_FIELDS = (
+    "gamma",
+    "lr",
+    "adam_eps",
+    "clip_grad_norm",
+    "clip_grad_val",
+    "share_policy_params",
+)
 ON_POLICY_FIELDS = ("on_policy_n_minibatch_iters", "on_policy_minibatch_size")
 OFF_POLICY_FIELDS = (
     "off_policy_n_optimizer_steps",
