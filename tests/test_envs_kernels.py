@@ -28,7 +28,8 @@ def compare_episodes(task: str, continuous: bool, episodes: int = 2, **kw) -> di
     """Step both paths with the same actions (half random, half scripted so that pushes,
     captures and contacts happen); return event totals seen on the way."""
     ref, fast = pair(task, continuous, **kw)
-    policy = heuristic_policy(task, continuous_actions=continuous, **kw)
+    version = 1 if task == "pp" else None  # PP's version-1 heuristic chases: it captures
+    policy = heuristic_policy(task, version=version, continuous_actions=continuous, **kw)
     rng = np.random.default_rng(7)
     events: dict[str, float] = {"contacts": 0.0}
     for episode in range(episodes):

@@ -5,6 +5,7 @@ The results store is ``--db PATH``, else ``$COOPBENCH_DB``, else ``./coopbench.d
 
     coopbench bench --tier quick --seeds 3 --workers 2     # fill the store, print the table
     coopbench train --task cn-v1 --algo mypkg.mod:MyAlgo --seed 0 --set lr=3e-4
+    coopbench evaluate --task cn-v1 --policy mypolicy:load   # a pre-trained policy, unranked
     coopbench leaderboard html --out site/
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from coopbench.cli_foreign import cmd_evaluate
 from coopbench.cli_parser import BENCH_ALGOS, DB_ENV, DEFAULT_DB, build_parser
 
 out = Console(highlight=False)
@@ -253,7 +255,7 @@ def _show(
     from coopbench.leaderboard import aggregate, render_markdown
 
     board = aggregate(runs)
-    if not board.entries and not board.skipped:
+    if not board.entries and not board.skipped and not board.unranked:
         print("the store holds no finished runs")
     elif suite is None:
         print(render_markdown(board.select(tasks, entries)))
@@ -292,10 +294,12 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                 path = lb.export_file(store, args.out)
             out.print(f"wrote {path}")
         elif args.action == "import":
+            from coopbench.cli_foreign import import_one
+
             for name in args.files:
                 try:
-                    added = lb.import_file(store, name)
-                except lb.StoreError as exc:  # bad input: exit 2, one line, nothing stored
+                    added = import_one(store, name, args)  # submissions or marl-eval JSON
+                except (lb.StoreError, ValueError) as exc:  # bad input: exit 2, one line
                     print(f"coopbench: error: {_one_line(exc)}", file=sys.stderr)
                     return 2
                 out.print(f"{name}: {added} new submission(s)")
@@ -404,6 +408,7 @@ COMMANDS = {
     "algos": cmd_algos,
     "train": cmd_train,
     "bench": cmd_bench,
+    "evaluate": cmd_evaluate,
     "leaderboard": cmd_leaderboard,
     "render": cmd_render,
     "reproduce": cmd_reproduce,

@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     _task_options(train)
     train.add_argument("--no-db", action="store_true", help="do not write to the store")
 
+    from coopbench.cli_foreign import add_evaluate_parser, add_import_options
+
+    add_evaluate_parser(sub, [common, db])
+
     bench = sub.add_parser("bench", parents=[common, db], help="task × algorithm × seed sweep")
     bench.add_argument("--tier", default="quick")
     bench.add_argument("--tasks", nargs="+", help="default: every task")
@@ -116,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "marl-eval"), default="json")
     imp = actions.add_parser("import", parents=[common, db], help="import submission files")
     imp.add_argument("files", nargs="+")
+    add_import_options(imp)
     html = actions.add_parser("html", parents=[common, db], help="write the static site")
     html.add_argument("--out", required=True, help="output directory")
     html.add_argument(

@@ -8,7 +8,7 @@
 from coopbench.envs.batched import BatchedEnv, TaskSpec
 from coopbench.envs.episodes import rollout, save_gif
 from coopbench.envs.heuristics import heuristic_policy
-from coopbench.envs.reference import reference_returns
+from coopbench.envs.reference import reference_returns, scoring_references
 from coopbench.envs.registry import TASKS, make, make_aec, make_batched, make_task, task_keywords
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "reference_returns",
     "rollout",
     "save_gif",
+    "scoring_references",
     "task_keywords",
 ]

@@ -6,7 +6,7 @@ it would stop if it coasted after this step) is ``p + v dt + v' dt / damping``
 with ``v' = (1 - damping) v + u dt``; the action brings that rest point as close
 to the target as the action space allows. These policies define the "1" of the
 normalised score (0 = uniform random), so they are deliberately simple and fixed
-per task version.
+per task version (``heuristic_policy(task, version=...)`` replays an earlier one).
 """
 
 from __future__ import annotations
@@ -116,7 +116,22 @@ def _pf_actions(task: Task, s: dict[str, np.ndarray], continuous: bool) -> np.nd
 
 
 def _pp_targets(task: Task, s: dict[str, np.ndarray]) -> np.ndarray:
-    """Chase the prey nearest the predators' centroid from three directions 120° apart.
+    """Guard every prey (version 2): one predator per prey, one in reserve.
+
+    Three roles, assigned to the predators with the least total distance: a guard for each
+    prey, aiming where the prey will be when the guard comes to rest (``PP_LEAD`` ahead of
+    its velocity), and a reserve halfway between the prey, ready to take over either.
+    Guarding earns more than chasing: the cover term is paid every step by every predator,
+    while a capture (+10 each) sends the prey back at least 0.5 away (docs/tasks.md §5.1).
+    """
+    aim = s["landmark_pos"] + PP_LEAD * s["landmark_vel"]
+    reserve = aim.mean(axis=1, keepdims=True)
+    return assign(s["agent_pos"], np.concatenate((aim, reserve), axis=1))
+
+
+def _pp_chase_targets(task: Task, s: dict[str, np.ndarray]) -> np.ndarray:
+    """The version-1 heuristic: chase the prey nearest the predators' centroid from three
+    directions 120° apart.
 
     The ring is turned so that one slot lies ahead of the prey's motion (a predator
     cuts it off) and is centred a little ahead of the prey.
@@ -140,21 +155,32 @@ _TARGETS = {
     "cn-v2": _cn_v2_targets,
     "pp": _pp_targets,
 }
+# Heuristics of earlier task versions, kept to re-measure their stored references.
+_RETIRED = {("pp", 1): _pp_chase_targets}
 
 
-def heuristic_policy(task_id: str, **kwargs: Any) -> Policy:
+def heuristic_policy(task_id: str, version: int | None = None, **kwargs: Any) -> Policy:
     """The task's scripted policy: ``state [B, state_dim] -> actions`` (privileged).
 
-    Keywords are the task's (``continuous_actions`` decides the action format).
+    ``version`` picks the heuristic of an earlier task version (default: the current
+    one); keywords are the task's (``continuous_actions`` decides the action format).
     """
     task = make_task(task_id, **kwargs)
     continuous = bool(task.continuous_actions)
+    targets_of = _TARGETS.get(task.task_id)
+    if version is not None and version != task.version:
+        if (task.task_id, version) not in _RETIRED:
+            kept = sorted([v for t, v in _RETIRED if t == task.task_id] + [task.version])
+            raise ValueError(
+                f"{task_id}: no heuristic for version {version!r}; expected one of {kept}"
+            )
+        targets_of = _RETIRED[task.task_id, version]
 
     def policy(state: np.ndarray) -> np.ndarray:
         s = task.split_state(np.atleast_2d(state))
         if task.task_id == "pf":
             return _pf_actions(task, s, continuous)
-        targets = _TARGETS[task.task_id](task, s)
+        targets = targets_of(task, s)
         return steer(s["agent_pos"], s["agent_vel"], targets, continuous)
 
     policy.__doc__ = f"Scripted privileged policy of {task_id} (reads the global state)."

@@ -67,7 +67,10 @@ def respawn(
 @dataclass
 class PPTask(Task):
     task_id: ClassVar[str] = "pp"
-    version: ClassVar[int] = 1
+    # 2: the heuristic guards the prey instead of chasing one (new reference returns);
+    # dynamics, rewards and observations are version 1's (docs/tasks.md §5).
+    version: ClassVar[int] = 2
+    same_dynamics_as: ClassVar[tuple[int, ...]] = (1,)
     default_max_cycles: ClassVar[int] = 50
     default_n_landmarks: ClassVar[int] = 2
     moves_landmarks: ClassVar[bool] = True

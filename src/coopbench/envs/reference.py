@@ -5,7 +5,8 @@ Measured per task version on fixed evaluation seeds over ``REFERENCE_EPISODES`` 
 for discrete and continuous actions, with the task's default configuration, every policy
 on the same worlds. ``python -m coopbench.envs.reference [policy ...]`` re-measures the
 named policies (default: all) and rewrites their entries in ``reference_returns.json``
-(needed only when a task version changes).
+(needed only when a task version changes; the entries of the version it replaces are kept
+under ``"previous"``, so ``reference_returns(task, version=old)`` still answers).
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ _FILE = "reference_returns.json"
 _NEUTRAL = {"continuous_actions", "obs_mode"}
 
 
-def _reference_act(task_id: str, policy: str, **kwargs: Any) -> Act:
-    """The ``act`` of a reference policy (``"random"``, ``"noop"`` or ``"heuristic"``)."""
+def _reference_act(task_id: str, policy: str, version: int | None = None, **kwargs: Any) -> Act:
+    """The ``act`` of a reference policy (``"random"``, ``"noop"`` or ``"heuristic"``;
+    ``version`` picks an earlier task version's heuristic)."""
     if policy == "heuristic":
-        scripted = heuristic_policy(task_id, **kwargs)
+        scripted = heuristic_policy(task_id, version=version, **kwargs)
         return lambda obs, env: scripted(env.state())
     if policy == "random":
         rng = np.random.default_rng(RANDOM_POLICY_SEED)
@@ -45,10 +47,16 @@ def _reference_act(task_id: str, policy: str, **kwargs: Any) -> Act:
 
 
 def policy_returns(
-    task_id: str, policy: str, episodes: int, seed: int = REFERENCE_SEED, **kwargs: Any
+    task_id: str,
+    policy: str,
+    episodes: int,
+    seed: int = REFERENCE_SEED,
+    version: int | None = None,
+    **kwargs: Any,
 ) -> np.ndarray:
-    """Team returns ``[episodes]`` of a reference policy's play, one batch of worlds."""
-    act = _reference_act(task_id, policy, **kwargs)
+    """Team returns ``[episodes]`` of a reference policy's play, one batch of worlds
+    (``version``: the heuristic of an earlier task version)."""
+    act = _reference_act(task_id, policy, version, **kwargs)
     env: BatchedEnv = make_batched(task_id, episodes, **kwargs)
     return rollout(env, act, seed)
 
@@ -57,9 +65,10 @@ def _stored() -> dict[str, Any]:
     return json.loads(resources.files("coopbench.envs").joinpath(_FILE).read_text())
 
 
-def reference_returns(task_id: str, **kwargs: Any) -> dict[str, float]:
+def reference_returns(task_id: str, version: int | None = None, **kwargs: Any) -> dict[str, float]:
     """``{"random": R, "noop": R, "heuristic": R}`` team returns of the task's current
-    version (scores are normalised with random and heuristic)."""
+    version, or of an earlier stored ``version`` (scores are normalised with random and
+    heuristic)."""
     task = make_task(task_id, **kwargs)
     default = make_task(task_id, continuous_actions=task.continuous_actions)
     changed = {
@@ -76,8 +85,31 @@ def reference_returns(task_id: str, **kwargs: Any) -> dict[str, float]:
             f"{task_id}: stored reference returns are for version {entry['version']}, "
             f"the task is version {task.version}; re-run python -m coopbench.envs.reference"
         )
+    if version is not None and version != task.version:
+        previous = entry.get("previous", {})
+        if str(version) not in previous:
+            kept = sorted([int(v) for v in previous] + [task.version])
+            raise ValueError(
+                f"{task_id}: no reference returns stored for version {version!r}; "
+                f"expected one of {kept}"
+            )
+        entry = previous[str(version)]
     mode = "continuous" if task.continuous_actions else "discrete"
     return {k: float(entry[mode][k]["mean"]) for k in REFERENCE_POLICIES}
+
+
+def scoring_references(task_id: str, version: int, **kwargs: Any) -> dict[str, float]:
+    """The references a run recorded under task ``version`` is scored against: the current
+    version's, for the current version and the earlier ones with the same dynamics
+    (``Task.same_dynamics_as``: their raw returns mean the same); ValueError otherwise."""
+    task = make_task(task_id, **kwargs)
+    if version != task.version and version not in task.same_dynamics_as:
+        scored = sorted({task.version, *task.same_dynamics_as})
+        raise ValueError(
+            f"task {task_id} version {version} but references are for the current version "
+            f"{task.version}, which scores runs of versions {scored}"
+        )
+    return reference_returns(task_id, **kwargs)
 
 
 def measure(
@@ -94,7 +126,12 @@ def measure(
     )
     for task_id in TASKS:
         entry = out.setdefault(task_id, {})
-        entry["version"] = make_task(task_id).version
+        version = make_task(task_id).version
+        if entry.get("version", version) != version:  # a bump: keep the old version's entry
+            previous = entry.pop("previous", {})
+            previous[str(entry.pop("version"))] = entry
+            entry = out[task_id] = {"version": version, "previous": previous}
+        entry["version"] = version
         for mode in ("discrete", "continuous"):
             results = entry.setdefault(mode, {})
             for policy in policies:
@@ -108,6 +145,13 @@ def measure(
                     "episodes": episodes,
                 }
             entry[mode] = {p: results[p] for p in REFERENCE_POLICIES if p in results}
+            if len(entry[mode]) < len(REFERENCE_POLICIES):
+                raise ValueError(
+                    f"{task_id} version {version} has no stored {mode} returns of "
+                    f"{sorted(set(REFERENCE_POLICIES) - set(entry[mode]))}; measure them too"
+                )
+        if "previous" in entry:
+            entry["previous"] = entry.pop("previous")  # listed after the current version
     return out
 
 

@@ -2,7 +2,8 @@
 
 Layout of ``out_dir`` (see ``docs/site.md``)::
 
-    index.html                 overview: tasks, top entries per task, suite rankings
+    index.html                 overview: tasks, top entries per task, suite rankings, and
+                               the unranked (evaluation-only, external-protocol) entries
     tasks/<task>-<kind>.html   one task and action kind: full tables and learning curves
     entries/<id>.html          one entry: scores per seed, config, provenance, command
     entries/<id>.json.gz       its submissions (when ``write_submissions`` is given)
@@ -28,7 +29,15 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from coopbench.leaderboard.markdown import SCORE_NOTE, interval_text, steps_text
+from coopbench.leaderboard.markdown import (
+    SCORE_NOTE,
+    UNRANKED_HEADER,
+    UNRANKED_NOTE,
+    UNRANKED_TITLE,
+    interval_text,
+    steps_text,
+    unranked_values,
+)
 from coopbench.leaderboard.scoring import Leaderboard
 from coopbench.leaderboard.site import figures
 from coopbench.leaderboard.site.model import (
@@ -186,6 +195,10 @@ def write_html(
             top=TOP,
             suite_sections=list(suite_sections),
             skipped=board.skipped,
+            unranked=[unranked_values(e) for e in board.unranked],
+            unranked_title=UNRANKED_TITLE,
+            unranked_note=UNRANKED_NOTE,
+            unranked_header=UNRANKED_HEADER,
             runs=len({r.run_key for e in board.entries for r in e.runs}),
         )
         for future in drawn:

@@ -1,8 +1,10 @@
 """Entry identity: which runs pool into one leaderboard entry, and how entries are named.
 
 Runs pool only when everything that defines the experiment is equal: task id, version and
-keyword arguments, action type, protocol (tier, budget, eval_interval, eval_episodes,
-eval_seed), policy label, algorithm path and config hash. Entries that end up with the same
+keyword arguments, action type, protocol (kind, tier, budget, eval_interval, eval_episodes,
+eval_seed), policy label, algorithm path and config hash. The protocol ``kind`` keeps
+evaluation-only and external-protocol runs apart from runs trained under a tier (never
+pooled or ranked with them). Entries that end up with the same
 label on one board are told apart by a short suffix naming what differs (config keys first,
 then protocol fields and task keywords), e.g. ``MAPPO (lr=0.0003)``; a label used by a
 *different* algorithm than the label's main one (the built-in ``coopbench.`` algorithm, else
@@ -35,6 +37,7 @@ class EntryKey(NamedTuple):
     protocol: tuple[int, int, int]  # eval_interval, eval_episodes, eval_seed
     algorithm_path: str
     config_hash: str
+    kind: str = ""  # protocol kind: "" (trained, ranked), "evaluation-only" or "external"
 
 
 def entry_key(meta: dict[str, Any], label: str) -> EntryKey:
@@ -51,6 +54,7 @@ def entry_key(meta: dict[str, Any], label: str) -> EntryKey:
         protocol=(proto["eval_interval"], proto["eval_episodes"], proto["eval_seed"]),
         algorithm_path=algo["path"],
         config_hash=algo["config_hash"],
+        kind=proto.get("kind", ""),
     )
 
 

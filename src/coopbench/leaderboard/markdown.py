@@ -7,6 +7,7 @@ renders as literal text on GitHub and in any markdown viewer.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -14,7 +15,18 @@ from typing import Any
 from coopbench.leaderboard.scoring import DEFAULT_THRESHOLD, Entry, Leaderboard, aggregate
 from coopbench.stats import Interval
 
-__all__ = ["SCORE_NOTE", "escape_cell", "flags_text", "render_markdown", "steps_text"]
+__all__ = [
+    "SCORE_NOTE",
+    "UNRANKED_HEADER",
+    "UNRANKED_NOTE",
+    "UNRANKED_TITLE",
+    "escape_cell",
+    "flags_text",
+    "protocol_text",
+    "render_markdown",
+    "steps_text",
+    "unranked_values",
+]
 
 SCORE_NOTE = (
     "Scores are normalised team returns (team return = sum over agents and steps of the "
@@ -49,6 +61,66 @@ def flags_text(entry: Entry) -> str:
     if entry.privileged:
         flags.append("privileged (uses global state)")
     return ", ".join(flags) or "-"
+
+
+UNRANKED_TITLE = "Evaluation-only and external-protocol entries (not ranked)"
+UNRANKED_NOTE = (
+    "Not trained under a tier's budget and schedule, so never ranked with the table above: "
+    "evaluation-only entries are given (pre-trained) policies scored on the tier's evaluation "
+    "worlds (no learning curve, no AUC); external entries were produced elsewhere (imported) "
+    "under the protocol shown."
+)
+UNRANKED_HEADER = (
+    "Task",
+    "Actions",
+    "Kind",
+    "Protocol",
+    "Algorithm",
+    "Flags",
+    "Runs",
+    "Final score (norm. team return) IQM [95% CI]",
+    "AUC (norm. team return) IQM [95% CI]",
+    "Absolute metric (norm. team return) IQM [95% CI]",
+)
+
+
+_USER_TEXT = (0, 3, 4)  # task, protocol, name: escaped in markdown
+
+
+def protocol_text(entry: Entry) -> str:
+    """How an unranked entry was evaluated (worlds, budget, evaluations, episodes)."""
+    p = entry.protocol
+    if entry.kind == "evaluation-only":
+        return f"evaluation worlds of the {p['tier']} tier, {p['eval_episodes']:,} episodes"
+    runs = entry.runs
+    points = ", ".join(sorted({str(len(r.steps)) for r in runs}))
+    return f"budget {entry.budget:,}, {points} evaluations of {p['eval_episodes']:,} episodes"
+
+
+def unranked_values(e: Entry) -> list[str]:
+    """The cells of an unranked entry's row (``UNRANKED_HEADER``), unescaped."""
+    return [
+        e.task,
+        "continuous" if e.continuous else "discrete",
+        e.kind,
+        protocol_text(e),
+        e.display,
+        flags_text(e),
+        str(len(e.runs)),
+        interval_text(e.final),
+        interval_text(e.auc) if math.isfinite(e.auc.point) else "-",
+        interval_text(e.absolute),
+    ]
+
+
+def _unranked_lines(entries: Iterable[Entry]) -> list[str]:
+    lines = [f"## {UNRANKED_TITLE}", "", UNRANKED_NOTE, ""]
+    lines.append("| " + " | ".join(UNRANKED_HEADER) + " |")
+    lines.append("|" + "|".join("---" for _ in UNRANKED_HEADER) + "|")
+    for e in entries:
+        cells = [escape_cell(v) if i in _USER_TEXT else v for i, v in enumerate(unranked_values(e))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def _leaderboard(source: Leaderboard | Iterable[dict[str, Any]], **kw: Any) -> Leaderboard:
@@ -102,6 +174,8 @@ def render_markdown(
         lines.append("| " + " | ".join(row) + " |")
     if not board.entries:
         lines.append("| " + " | ".join("-" for _ in header) + " |")
+    if board.unranked:
+        lines += ["", *_unranked_lines(board.unranked)]
     if board.skipped:
         lines += ["", "Runs not scored (no reference returns apply):", ""]
         lines += [f"- {escape_cell(key)}: {escape_cell(why)}" for key, why in board.skipped]

@@ -8,9 +8,11 @@ Layout, as marl-eval's README and ``JsonLogger`` write it::
                                               "absolute_metrics": {"return": [per-episode]}}}}}}
 
 ``env_name`` is ``coopbench_<tier>_<budget>`` (marl-eval needs every run of an environment
-to have the same evaluation steps, which a tier and budget guarantee); ``task_name`` is the
-task id, suffixed ``_continuous`` for continuous actions; ``algorithm`` is the policy label;
-runs are named ``seed_<seed>`` (as ``JsonLogger``; a repeated seed gets ``_<n>``);
+to have the same evaluation steps, which a tier and budget guarantee), suffixed
+``_evaluation-only`` or ``_external`` for runs that are never ranked (``protocol.kind``);
+``task_name`` is the task id, suffixed ``_continuous`` for continuous actions;
+``algorithm`` is the policy label; runs are named ``seed_<seed>`` (as ``JsonLogger``; a
+repeated seed gets ``_<n>``);
 ``step_<i>`` is the i-th evaluation. The metric ``return`` holds the *raw* per-episode team
 returns: pass ``metrics_to_normalize=["return"]`` to marl-eval, or use coopbench's own
 normalised scores. Exporting a ``Store`` streams one run at a time from its arrays.
@@ -40,7 +42,9 @@ def _tree(metas: dict[str, dict[str, Any]]) -> _Tree:
     tree: _Tree = {}
     for key in sorted(metas):
         meta = metas[key]
-        env = f"coopbench_{meta['protocol']['tier']}_{meta['protocol']['budget']}"
+        proto = meta["protocol"]
+        kind = f"_{proto['kind']}" if proto.get("kind") else ""  # never ranked: kept apart
+        env = f"coopbench_{proto['tier']}_{proto['budget']}{kind}"
         cont = meta["task"]["kwargs"].get("continuous_actions", False)
         task = meta["task"]["id"] + ("_continuous" if cont else "")
         for policy, info in meta["policies"].items():

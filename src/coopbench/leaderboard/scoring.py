@@ -16,9 +16,16 @@ per-point mean team returns the store keeps, never numbers a submitter wrote):
   the episodes (Gorsane et al. 2022, §4 "absolute performance").
 
 Normalisation: ``(R - R_random) / (R_heuristic - R_random)`` with the task's stored reference
-returns (0 = uniform random, 1 = scripted heuristic). Across seeds: IQM with a 95%
-stratified-bootstrap interval, the run as resampling unit (Agarwal et al. 2021, §4;
+returns (0 = uniform random, 1 = scripted heuristic) of its current version, also for runs of
+an earlier version with the same dynamics (``envs.scoring_references``). Across seeds: IQM
+with a 95% stratified-bootstrap interval, the run as resampling unit (Agarwal et al. 2021, §4;
 ``stats.iqm_interval``), seeded so the same store always prints the same numbers.
+
+Only runs trained under a tier's protocol are *ranked* (``Leaderboard.entries``). Runs whose
+protocol has a ``kind`` are scored the same way but kept apart in ``Leaderboard.unranked``:
+``evaluation-only`` (a pre-trained policy scored on the tier's evaluation worlds: one point
+at step 0, so final score and absolute metric only, AUC NaN) and ``external`` (results
+produced elsewhere under another protocol; AUC NaN when their curve does not start at 0).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from coopbench import stats
-from coopbench.envs import make_task, reference_returns
+from coopbench.envs import scoring_references
 from coopbench.leaderboard.identity import EntryKey, entry_key, names, protocol_dict
 from coopbench.results.reading import RunSummary, summarise
 from coopbench.results.store import Store
@@ -109,6 +116,13 @@ class Entry:
     curve_table: np.ndarray = field(repr=False)
     reps: int = 2000  # bootstrap replicates of the curve band
     seed: int = 0  # bootstrap seed of the curve band
+    kind: str = ""  # "" (trained under the protocol), "evaluation-only" or "external"
+
+    @property
+    def ranked(self) -> bool:
+        """Whether the entry was trained under a tier's protocol (``kind`` empty): only such
+        entries are ranked; the others are shown apart, as ``Leaderboard.unranked``."""
+        return not self.kind
 
     @cached_property
     def _band(self) -> tuple[np.ndarray, np.ndarray]:
@@ -148,9 +162,10 @@ class Entry:
 class Leaderboard:
     """Aggregated entries plus the runs that could not be scored (and why)."""
 
-    entries: list[Entry]
+    entries: list[Entry]  # ranked: trained under a tier's protocol
     threshold: float
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (run_key, reason)
+    unranked: list[Entry] = field(default_factory=list)  # evaluation-only and external
 
     def groups(self) -> dict[tuple[str, bool, str, int], list[Entry]]:
         """Entries grouped by ``(task, continuous, tier, budget)``, the unit of one plot."""
@@ -167,19 +182,20 @@ class Leaderboard:
         A name that matches no entry is a ValueError naming the names there are, so a typo
         never publishes an empty or partial board silently.
         """
-        entries = self.entries
+        entries, unranked = self.entries, self.unranked
         for kind, wanted, attrs in (("task", tasks, ("task",)), ("entry", labels, _NAMES)):
             if wanted is None:
                 continue
             wanted = set(wanted)
-            present = {getattr(e, a) for e in entries for a in attrs}
+            present = {getattr(e, a) for e in entries + unranked for a in attrs}
             if wanted - present:
                 raise ValueError(
                     f"no {kind} named {sorted(wanted - present)} on this board; "
                     f"there are {sorted(present)}"
                 )
             entries = [e for e in entries if any(getattr(e, a) in wanted for a in attrs)]
-        return Leaderboard(entries, self.threshold, list(self.skipped))
+            unranked = [e for e in unranked if any(getattr(e, a) in wanted for a in attrs)]
+        return Leaderboard(entries, self.threshold, list(self.skipped), unranked)
 
 
 def _references(task: dict[str, Any], cache: dict[str, Any]) -> tuple[float, float]:
@@ -187,13 +203,7 @@ def _references(task: dict[str, Any], cache: dict[str, Any]) -> tuple[float, flo
     ident = (task["id"], task["version"], repr(sorted(task["kwargs"].items())))
     if ident not in cache:
         try:
-            current = make_task(task["id"], **task["kwargs"]).version
-            if current != task["version"]:
-                raise ValueError(
-                    f"task {task['id']} version {task['version']} but references are for the "
-                    f"current version {current}"
-                )
-            ref = reference_returns(task["id"], **task["kwargs"])
+            ref = scoring_references(task["id"], task["version"], **task["kwargs"])
             cache[ident] = (ref["random"], ref["heuristic"])
         except (TypeError, ValueError) as exc:
             cache[ident] = " ".join(str(exc).split())
@@ -210,7 +220,13 @@ def _run_scores(
     steps, means = run.curves[policy]
     low, high = refs
     curve = (means - low) / (high - low)
-    reached, censored = stats.steps_to_threshold(steps, curve, threshold, budget)
+    if steps[0] == 0 and run.meta["protocol"].get("kind") != "evaluation-only":
+        reached, censored = stats.steps_to_threshold(steps, curve, threshold, budget)
+        auc = stats.curve_auc(steps, curve, budget)
+    else:  # no learning curve from step 0: no sample-efficiency numbers (module docstring)
+        hit = np.flatnonzero(curve >= threshold)
+        reached, censored = (int(steps[hit[0]]), False) if hit.size else (budget, True)
+        auc = float("nan")
     return RunScores(
         run_key=run.run_key,
         seed=run.meta["seed"],
@@ -220,7 +236,7 @@ def _run_scores(
         steps=steps,
         curve=curve,
         final=float(curve[-1]),
-        auc=stats.curve_auc(steps, curve, budget),
+        auc=auc,
         steps_to_threshold=reached,
         censored=censored,
         absolute=float((run.absolute[policy] - low) / (high - low)),
@@ -275,8 +291,14 @@ def _entry(
     for r in runs[1:]:
         common = np.intersect1d(common, r.steps)
     table = np.array([r.curve[np.searchsorted(r.steps, common)] for r in runs])
-    scores = [[r.final, r.auc, r.absolute] for r in runs]
-    final, auc, absolute = stats.iqm_intervals(scores, reps=reps, seed=seed)
+    if all(np.isfinite(r.auc) for r in runs):
+        scores = [[r.final, r.auc, r.absolute] for r in runs]
+        final, auc, absolute = stats.iqm_intervals(scores, reps=reps, seed=seed)
+    else:  # an unranked entry without a curve from step 0 (see ``Entry.kind``)
+        final, absolute = stats.iqm_intervals(
+            [[r.final, r.absolute] for r in runs], reps=reps, seed=seed
+        )
+        auc = stats.Interval(float("nan"), float("nan"), float("nan"))
     return Entry(
         task=key.task,
         continuous=key.continuous,
@@ -304,6 +326,7 @@ def _entry(
         curve_table=table,
         reps=reps,
         seed=seed,
+        kind=key.kind,
     )
 
 
@@ -343,10 +366,12 @@ def aggregate(
             configs.setdefault(key, summary.meta["algorithm"]["config"])
             old = flags.get(key, (False, False))
             flags[key] = (old[0] or info["centralised"], old[1] or info["privileged"])
-    keys = sorted(groups)
-    named = names(keys, configs, {k: len(groups[k]) for k in keys})
-    entries = [_entry(k, groups[k], flags[k], named[k], reps, seed) for k in keys]
-    return Leaderboard(entries=entries, threshold=float(threshold), skipped=skipped)
+    boards: list[list[Entry]] = []
+    for ranked in (True, False):  # named apart: an unranked label never renames a ranked one
+        keys = sorted(k for k in groups if (not k.kind) == ranked)
+        named = names(keys, configs, {k: len(groups[k]) for k in keys})
+        boards.append([_entry(k, groups[k], flags[k], named[k], reps, seed) for k in keys])
+    return Leaderboard(boards[0], float(threshold), skipped, boards[1])
 
 
 def probability_of_improvement(

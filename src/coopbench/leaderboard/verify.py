@@ -119,15 +119,18 @@ def sample_runs(
     docs: Sequence[dict[str, Any]], runs: int, seed: int = 0, entry: str | None = None
 ) -> list[dict[str, Any]]:
     """``runs`` submissions drawn without replacement (seeded, independent of file order),
-    only of entry label ``entry`` when given."""
-    pool = sorted(docs, key=lambda d: d["run_key"])
+    only of entry label ``entry`` when given. Evaluation-only and external runs
+    (``protocol.kind``) were not trained by the harness and are never sampled."""
+    pool = sorted((d for d in docs if not d["protocol"].get("kind")), key=lambda d: d["run_key"])
     if entry is not None:
         known = sorted({label for d in pool for label in _labels(d)})
         pool = [d for d in pool if entry in _labels(d)]
         if not pool:
             raise VerifyError(f"unknown entry label {entry!r}; expected one of {known}")
     if not pool:
-        raise VerifyError("no finished submissions to verify")
+        raise VerifyError(
+            "no finished submissions to verify (evaluation-only and external runs are not re-run)"
+        )
     return random.Random(seed).sample(pool, min(runs, len(pool)))
 
 

@@ -23,7 +23,7 @@ from coopbench.results.submission import (
     loads_strict,
 )
 
-__all__ = ["export_file", "import_file"]
+__all__ = ["export_file", "import_document", "import_file", "read_json"]
 
 
 def export_file(
@@ -63,6 +63,11 @@ def import_file(store: Store, path: str | os.PathLike[str]) -> int:
     """Import a JSON file (``.gz``: gzip-compressed) holding one submission or an array of
     them, all or nothing. Returns how many were new (importing the same file twice adds
     nothing)."""
+    return import_document(store, read_json(path), path)
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """The parsed JSON of a file (``.gz``: gzip-compressed); ``StoreError`` naming it."""
     src = Path(path)
     try:
         raw = src.read_bytes()
@@ -72,7 +77,12 @@ def import_file(store: Store, path: str | os.PathLike[str]) -> int:
         raise StoreError(f"{src}: cannot read: {exc.strerror or exc}") from None
     except (EOFError, zlib.error):
         raise StoreError(f"{src}: cannot read: truncated or corrupt gzip data") from None
-    doc = loads_strict(raw, str(src))
+    return loads_strict(raw, str(src))
+
+
+def import_document(store: Store, doc: Any, path: str | os.PathLike[str]) -> int:
+    """Import parsed submissions (one or a list) read from ``path``, all or nothing."""
+    src = Path(path)
     docs = doc if isinstance(doc, list) else [doc]
     if not docs:
         return 0

@@ -230,7 +230,7 @@ def decode_submission(doc: Any, what: str | None = None) -> dict[str, Any]:
     out["evaluations"] = {}
     out["absolute"] = {}
     for policy, points in doc["evaluations"].items():
-        _check_steps(what, policy, [p["step"] for p in points], proto["budget"])
+        _check_steps(what, policy, [p["step"] for p in points], proto)
         out["evaluations"][policy] = []
         for i, point in enumerate(points):
             values = decoded["evaluations", policy, i]
@@ -250,8 +250,16 @@ def decode_submission(doc: Any, what: str | None = None) -> dict[str, Any]:
     return out
 
 
-def _check_steps(what: str, policy: str, steps: list[int], budget: int) -> None:
-    if steps[0] != 0:
+def _check_steps(what: str, policy: str, steps: list[int], proto: dict[str, Any]) -> None:
+    """Steps start at 0 (an ``external`` run's first evaluation may come later), strictly
+    increase and stay within the budget; an ``evaluation-only`` run has one point, at 0."""
+    budget, kind = proto["budget"], proto.get("kind")
+    if kind == "evaluation-only" and steps != [0]:
+        raise SubmissionError(
+            f"{what}: evaluations/{policy} of an evaluation-only run must be one point at "
+            f"step 0, got steps {steps[:5]}"
+        )
+    if steps[0] != 0 and kind != "external":
         raise SubmissionError(f"{what}: evaluations/{policy} must start at step 0, got {steps[0]}")
     for i in range(1, len(steps)):
         if steps[i] <= steps[i - 1]:
