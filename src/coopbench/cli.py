@@ -79,7 +79,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def cmd_algos(args: argparse.Namespace) -> int:
     from coopbench.algorithms.registry import BUILTIN, get_algorithm
 
-    table = Table(title="coopbench algorithms (or any 'package.module:Class')")
+    table = Table(
+        title="coopbench algorithms (or any 'package.module:Class'; BenchMARL's as "
+        "'benchmarl:<name>', see docs/integrations.md)"
+    )
     for col in ("name", "label", "actions", "path"):
         table.add_column(col)
     for name, path in BUILTIN.items():

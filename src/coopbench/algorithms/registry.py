@@ -27,6 +27,21 @@ BUILTIN: dict[str, str] = {
 }
 
 
+BENCHMARL_PREFIX = "benchmarl:"
+
+
+def _benchmarl_algorithm(name: str) -> type[Algorithm]:
+    """BenchMARL's algorithm ``name`` under the harness (``coopbench.integrations.benchmarl``)."""
+    try:
+        from coopbench.integrations.benchmarl import algorithm_class
+    except ImportError as exc:  # not installed, or a version the adapter does not support
+        hint = " (pip install 'coopbench[benchmarl]')" if "pip install" not in str(exc) else ""
+        raise ValueError(
+            f"algorithm {BENCHMARL_PREFIX}{name} needs BenchMARL: {exc}{hint}"
+        ) from None
+    return algorithm_class(name)
+
+
 def register(name: str, path: str) -> None:
     """Add a built-in name (``path`` is ``"module:Class"``)."""
     BUILTIN[name] = path
@@ -63,8 +78,11 @@ def _import(module_name: str) -> object:
 
 
 def get_algorithm(name_or_path: str) -> type[Algorithm]:
-    """The algorithm class for a registered name or a ``module:Class`` import path (looked
-    for on ``sys.path``, then in the current directory)."""
+    """The algorithm class for a registered name, ``benchmarl:<name>`` (BenchMARL's algorithm,
+    imported only then) or a ``module:Class`` import path (looked for on ``sys.path``, then in
+    the current directory)."""
+    if isinstance(name_or_path, str) and name_or_path.startswith(BENCHMARL_PREFIX):
+        return _benchmarl_algorithm(name_or_path[len(BENCHMARL_PREFIX) :])
     path = BUILTIN.get(name_or_path, name_or_path)
     if ":" not in path:
         raise ValueError(

@@ -175,6 +175,8 @@ def run_metadata(
         "versions": {
             "python": platform.python_version(),
             **{p: _version(p) for p in ("numpy", "torch", "pettingzoo", "coopbench")},
+            # an adapter's library (e.g. benchmarl, torchrl, tensordict for benchmarl:<name>)
+            **{p: _version(p) for p in getattr(cls, "library_packages", ())},
         },
         "git_commit": _git_commit(),
         "hardware": _hardware(device),
