@@ -1,0 +1,182 @@
+"""Sweeps on Ray: each run is a Ray task, its evaluation points streamed to the store.
+
+The store stays on the driver's machine (the file need not be shared): a ``StoreWriter``
+actor pinned to the driver's node owns it, and each run's ``begin_run``/``add_eval``/
+``finish_run`` are calls to that actor, each waited for, so every evaluation point is in the
+store (and in ``leaderboard show``'s in-progress view) as soon as it is made, and a store
+error fails the run that caused it.
+
+Failures: a worker process or node that dies makes Ray run the task again (``max_retries``);
+the new attempt's ``begin_run`` discards the rows of the lost one, so no point is counted
+twice (runs are fully seeded: a retry writes the same numbers). A run whose algorithm raises
+is not retried: it is recorded as failed with its error, like on the process pool. A driver
+killed mid-sweep takes its actor and tasks with it; the next sweep skips the finished runs
+and restarts the rest.
+
+Resources: every run asks Ray for ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs (fractions
+allowed) and holds the thread policy's count of threads (see ``harness.threads``), which the
+caller derives from the CPUs (``sweep.run_sweep``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from coopbench.harness.threads import worker_env
+
+if TYPE_CHECKING:
+    from coopbench.harness.sweep import Job, _Bar
+
+MAX_RETRIES = 3  # attempts after a lost worker or node, per run
+RAY_MISSING = "the ray backend needs Ray: pip install 'coopbench[ray]'"
+
+__all__ = ["MAX_RETRIES", "StoreWriter", "check_resources", "run_ray"]
+
+
+class StoreWriter:
+    """The results store as a Ray actor: the one process that writes a sweep's store."""
+
+    def __init__(self, db_path: str) -> None:
+        from coopbench.results.store import Store
+
+        self.store = Store(db_path)
+
+    def is_finished(self, key: str) -> bool:
+        return self.store.is_finished(key)
+
+    def begin_run(self, key: str, meta: dict[str, Any]) -> None:
+        self.store.begin_run(key, meta)
+
+    def add_eval(self, key: str, policy: str, step: int, returns: list[float]) -> None:
+        self.store.add_eval(key, policy, step, returns)
+
+    def finish_run(self, key: str, absolute: dict[str, list[float]], wall: float) -> dict:
+        return self.store.finish_run(key, absolute, wall)
+
+
+class _ActorSink:
+    """A run's sink in a Ray task: every call goes to the writer actor and is waited for."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def _call(self, method: str, *args: Any) -> Any:
+        import ray
+
+        try:
+            return ray.get(getattr(self.writer, method).remote(*args))
+        except ray.exceptions.RayTaskError as exc:  # the store's own error, not Ray's wrapper
+            raise exc.cause from None
+
+    def begin_run(self, key: str, meta: dict[str, Any]) -> None:
+        self._call("begin_run", key, meta)
+
+    def add_eval(self, key: str, policy: str, step: int, returns: list[float]) -> None:
+        self._call("add_eval", key, policy, step, returns)
+
+    def finish_run(self, key: str, absolute: dict[str, list[float]], wall: float) -> dict:
+        return self._call("finish_run", key, absolute, wall)
+
+
+def run_streamed(job: Job, writer: Any) -> dict[str, Any]:
+    """The Ray task of one job: run it unless the store has it finished already (a retry
+    after the run finished but before Ray heard back), streaming to ``writer``."""
+    from coopbench.harness.sweep import _outcome, skipped
+
+    sink = _ActorSink(writer)
+    key = job.key()
+    if sink._call("is_finished", key):
+        return skipped(job, key)
+    try:
+        result = job.run(sink)
+    except Exception as exc:  # the algorithm's error: recorded, not retried
+        return _outcome(job, error=exc)
+    return _outcome(job, result)
+
+
+def _number(name: str, value: Any, zero_ok: bool) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    bad = not math.isfinite(number) or number < 0 or (number == 0 and not zero_ok)
+    if bad or isinstance(value, bool):
+        expected = "a number >= 0" if zero_ok else "a number > 0"
+        raise ValueError(f"{name}={value!r} is invalid; expected {expected}")
+    return number
+
+
+def check_resources(cpus_per_run: Any, gpus_per_run: Any) -> tuple[float, float]:
+    """The per-run resources as numbers: CPUs > 0 and GPUs >= 0 (fractions allowed)."""
+    return _number("cpus_per_run", cpus_per_run, False), _number("gpus_per_run", gpus_per_run, True)
+
+
+def _check_fits(ray: Any, cpus: float, gpus: float) -> None:
+    """Fail in one line when no alive node of the cluster can hold one run."""
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
+        return
+    biggest = ", ".join(
+        f"{r.get('CPU', 0):g} CPU/{r.get('GPU', 0):g} GPU" for r in nodes
+    )  # fmt: skip
+    raise ValueError(
+        f"no node of the Ray cluster can hold a run of {cpus:g} CPU and {gpus:g} GPU "
+        f"(nodes: {biggest or 'none'}); lower --cpus-per-run/--gpus-per-run or add a node"
+    )
+
+
+def run_ray(
+    jobs: list[Job],
+    db_path: str | None,
+    bar: _Bar,
+    cpus_per_run: float = 1.0,
+    gpus_per_run: float = 0.0,
+    max_retries: int = MAX_RETRIES,
+) -> dict[Job, dict[str, Any]]:
+    """Run ``jobs`` as Ray tasks on the cluster of ``$RAY_ADDRESS`` (else a local Ray),
+    streaming every store call to a writer actor on this node. Returns job -> outcome."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(RAY_MISSING) from None
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from coopbench.harness.sweep import _outcome, _skip_finished
+
+    cpus, gpus = check_resources(cpus_per_run, gpus_per_run)
+    path = str(Path(db_path or os.environ.get("COOPBENCH_DB") or "coopbench.db").resolve())
+    started = not ray.is_initialized()
+    if started:
+        ray.init(log_to_driver=False)  # joins $RAY_ADDRESS's cluster when set
+    try:
+        _check_fits(ray, cpus, gpus)
+        todo, outcomes = _skip_finished(jobs, path, bar)
+        if not todo:
+            return outcomes
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        writer = ray.remote(StoreWriter).options(num_cpus=0, scheduling_strategy=here).remote(path)
+        task = ray.remote(run_streamed).options(
+            num_cpus=cpus,
+            num_gpus=gpus,
+            max_retries=max_retries,
+            retry_exceptions=False,
+            runtime_env={"env_vars": worker_env(todo[0].threads)},
+        )
+        refs = {task.remote(job, writer): job for job in todo}
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            job = refs[ready[0]]
+            try:
+                outcomes[job] = ray.get(ready[0])
+            except ray.exceptions.RayError as exc:  # retries used up, or the task was lost
+                cause = getattr(exc, "cause", None)
+                outcomes[job] = _outcome(job, error=cause if cause is not None else exc)
+            bar.advance(outcomes[job])
+        return outcomes
+    finally:
+        if started:
+            ray.shutdown()

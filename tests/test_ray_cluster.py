@@ -1,0 +1,120 @@
+"""``coopbench bench --backend ray`` on a real two-node Ray cluster (loopback): the same
+numbers and leaderboard as the process pool, evaluation points in the store while a run is
+still going, a failing algorithm reported per run with a failing exit code, a lost worker
+process retried without duplicating anything."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from tests.fixtures.ray_cluster import ROOT, bench, board, local_cluster, run_rows
+from tests.test_harness_sweep import by_key, same_numbers
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.ray
+
+GATE = "tests.fixtures.gate:GateAlgo"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with local_cluster(workers=2, cpus=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture(autouse=True)
+def _driver(cluster, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", cluster.address)  # in-process sweeps join the cluster
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+def test_bench_on_two_nodes_equals_the_pool(cluster, tmp_path):
+    sweep = ["--tasks", "spread", "--algos", "random", "heuristic", "mappo", "--seeds", "1"]
+    sweep += ["--budget", "1000"]
+    on_ray = bench(cluster.address, *sweep, "--backend", "ray", "--db", str(tmp_path / "r.db"))
+    assert on_ray.returncode == 0, on_ray.stderr
+    pool = bench(cluster.address, *sweep, "--workers", "2", "--db", str(tmp_path / "p.db"))
+    assert pool.returncode == 0, pool.stderr
+    assert "3 runs done, 0 already finished, 0 failed" in on_ray.stdout
+    assert board(on_ray.stdout) == board(pool.stdout)
+    assert "| MAPPO |" in board(on_ray.stdout)
+    same_numbers(by_key(tmp_path / "r.db"), by_key(tmp_path / "p.db"))
+    rows = run_rows(tmp_path / "r.db")
+    assert len(rows) == 3 and all(finished == 1 for finished, _ in rows.values())
+
+
+def test_points_reach_the_store_while_the_run_goes_on(tmp_path):
+    from coopbench.harness.sweep import run_sweep
+
+    db, gate = tmp_path / "s.db", tmp_path / "gate"
+    gate.mkdir()
+    args = (["spread"], [GATE], 1)
+    kwargs = {"budget": 300, "progress": False, "overrides": {"gate": str(gate)}}
+    out: list = []
+    sweep = threading.Thread(
+        target=lambda: out.extend(run_sweep(*args, db_path=str(db), backend="ray", **kwargs))
+    )
+    sweep.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not list(gate.glob("reached-*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        rows = run_rows(db)
+        assert list(rows.values()) == [(0, 1)]  # begun, one point, not finished
+    finally:
+        (gate / "open").touch()
+        sweep.join(timeout=120)
+    assert [o["status"] for o in out] == ["done"]
+    ((finished, points),) = run_rows(db).values()
+    assert finished == 1 and points > 1
+    run_sweep(*args, db_path=str(tmp_path / "pool.db"), workers=1, **kwargs)
+    same_numbers(by_key(db), by_key(tmp_path / "pool.db"))
+
+
+def test_failing_algorithm_is_reported_and_the_exit_code_says_so(cluster, tmp_path):
+    db = tmp_path / "f.db"
+    algos = ["tests.fixtures.mod:CrashAlgo", "random"]
+    sweep = ["--tasks", "spread", "--algos", *algos, "--seeds", "1", "--budget", "40"]
+    proc = bench(cluster.address, *sweep, "--backend", "ray", "--db", str(db))
+    assert proc.returncode == 1
+    assert "1 runs done, 0 already finished, 1 failed" in proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("coopbench: error")]
+    assert errors == [
+        "coopbench: error: spread tests.fixtures.mod:CrashAlgo seed 0: AlgorithmError: "
+        "algorithm 'tests.fixtures.mod:CrashAlgo' raised RuntimeError at env step 30: "
+        "fixture crash mid-run"
+    ]
+    assert len(by_key(db)) == 1
+
+
+def test_a_lost_worker_process_is_retried_once_and_writes_once(tmp_path):
+    from coopbench.harness.sweep import run_sweep
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    (gate / "open").touch()
+    args = (["spread"], [GATE], 2)
+    kwargs = {"budget": 300, "progress": False}
+    out = run_sweep(
+        *args, db_path=str(tmp_path / "r.db"), backend="ray", **kwargs,
+        overrides={"gate": str(gate), "die_once": True},
+    )  # fmt: skip
+    assert [o["status"] for o in out] == ["done", "done"]
+    for seed in (0, 1):  # each run's first worker died at its first point; a second ran it
+        assert len(list(gate.glob(f"reached-{seed}-*"))) == 2
+    pool = tmp_path / "pool.db"
+    run_sweep(*args, db_path=str(pool), overrides={"gate": str(gate), "die_once": True}, **kwargs)
+    same_numbers(by_key(tmp_path / "r.db"), by_key(pool))
+    assert run_rows(tmp_path / "r.db") == run_rows(pool)
+
+
+def test_resources_that_no_node_holds_fail_before_any_run(cluster, tmp_path):
+    db = tmp_path / "x.db"
+    sweep = ["--tasks", "spread", "--algos", "random", "--seeds", "1", "--budget", "40"]
+    sweep += ["--backend", "ray", "--gpus-per-run", "0.5", "--db", str(db)]
+    proc = bench(cluster.address, *sweep)
+    assert proc.returncode != 0
+    assert "no node of the Ray cluster can hold a run of 1 CPU and 0.5 GPU" in proc.stderr
+    assert not by_key(db)
