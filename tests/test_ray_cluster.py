@@ -6,10 +6,9 @@ process retried without duplicating anything."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
-from tests.fixtures.ray_cluster import ROOT, bench, board, local_cluster, run_rows
+from tests.fixtures.ray_cluster import ROOT, bench, board, local_cluster, run_rows, wait_for
 from tests.test_harness_sweep import by_key, same_numbers
 
 pytest.importorskip("ray")
@@ -58,11 +57,9 @@ def test_points_reach_the_store_while_the_run_goes_on(tmp_path):
     )
     sweep.start()
     try:
-        deadline = time.monotonic() + 120
-        while not list(gate.glob("reached-*")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        rows = run_rows(db)
-        assert list(rows.values()) == [(0, 1)]  # begun, one point, not finished
+        wait_for(lambda: list(gate.glob("reached-*")), "the run at its gate")
+        # held at its gate after its first point: the point is in the store, unfinished
+        wait_for(lambda: list(run_rows(db).values()) == [(0, 1)], "the first point")
     finally:
         (gate / "open").touch()
         sweep.join(timeout=120)

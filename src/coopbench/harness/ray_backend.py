@@ -2,9 +2,9 @@
 
 The store stays on the driver's machine (the file need not be shared): a ``StoreWriter``
 actor pinned to the driver's node owns it, and each run's ``begin_run``/``add_eval``/
-``finish_run`` are calls to that actor, each waited for, so every evaluation point is in the
-store (and in ``leaderboard show``'s in-progress view) as soon as it is made, and a store
-error fails the run that caused it.
+``finish_run`` are sent to that actor as they happen, so every evaluation point is in the
+store within moments of being made, while the run goes on. The run waits for its calls only
+at ``finish_run``, where a store error fails it.
 
 Failures: a worker process or node that dies makes Ray run the task again (``max_retries``);
 the new attempt's ``begin_run`` discards the rows of the lost one, so no point is counted
@@ -37,62 +37,67 @@ __all__ = ["MAX_RETRIES", "StoreWriter", "check_resources", "run_ray"]
 
 
 class StoreWriter:
-    """The results store as a Ray actor: the one process that writes a sweep's store."""
+    """The results store as a Ray actor: the one process that writes a sweep's store.
+
+    A run the store has finished already (a retry of a run whose worker died after
+    ``finish_run`` but before Ray heard back) is not written again."""
 
     def __init__(self, db_path: str) -> None:
         from coopbench.results.store import Store
 
         self.store = Store(db_path)
-
-    def is_finished(self, key: str) -> bool:
-        return self.store.is_finished(key)
+        self.finished_before: set[str] = set()
 
     def begin_run(self, key: str, meta: dict[str, Any]) -> None:
-        self.store.begin_run(key, meta)
+        if self.store.is_finished(key):
+            self.finished_before.add(key)
+        else:
+            self.finished_before.discard(key)
+            self.store.begin_run(key, meta)
 
     def add_eval(self, key: str, policy: str, step: int, returns: list[float]) -> None:
-        self.store.add_eval(key, policy, step, returns)
+        if key not in self.finished_before:
+            self.store.add_eval(key, policy, step, returns)
 
-    def finish_run(self, key: str, absolute: dict[str, list[float]], wall: float) -> dict:
-        return self.store.finish_run(key, absolute, wall)
+    def finish_run(self, key: str, absolute: dict[str, list[float]], wall: float) -> dict | None:
+        if key not in self.finished_before:
+            return self.store.finish_run(key, absolute, wall)
+        return None
 
 
 class _ActorSink:
-    """A run's sink in a Ray task: every call goes to the writer actor and is waited for."""
+    """A run's sink in a Ray task: every call is sent to the writer actor at once (one
+    caller's calls run in order) without waiting — a task blocked in ``ray.get`` lends its
+    CPU to the next task, which would put two runs on one CPU. ``finish_run`` waits for all
+    of them and raises the first store error."""
 
     def __init__(self, writer: Any) -> None:
         self.writer = writer
+        self.sent: list[Any] = []
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def begin_run(self, key: str, meta: dict[str, Any]) -> None:
+        self.sent.append(self.writer.begin_run.remote(key, meta))
+
+    def add_eval(self, key: str, policy: str, step: int, returns: list[float]) -> None:
+        self.sent.append(self.writer.add_eval.remote(key, policy, step, returns))
+
+    def finish_run(self, key: str, absolute: dict[str, list[float]], wall: float) -> dict | None:
         import ray
 
+        self.sent.append(self.writer.finish_run.remote(key, absolute, wall))
         try:
-            return ray.get(getattr(self.writer, method).remote(*args))
+            return ray.get(self.sent)[-1]
         except ray.exceptions.RayTaskError as exc:  # the store's own error, not Ray's wrapper
             raise exc.cause from None
 
-    def begin_run(self, key: str, meta: dict[str, Any]) -> None:
-        self._call("begin_run", key, meta)
-
-    def add_eval(self, key: str, policy: str, step: int, returns: list[float]) -> None:
-        self._call("add_eval", key, policy, step, returns)
-
-    def finish_run(self, key: str, absolute: dict[str, list[float]], wall: float) -> dict:
-        return self._call("finish_run", key, absolute, wall)
-
 
 def run_streamed(job: Job, writer: Any) -> dict[str, Any]:
-    """The Ray task of one job: run it unless the store has it finished already (a retry
-    after the run finished but before Ray heard back), streaming to ``writer``."""
-    from coopbench.harness.sweep import _outcome, skipped
+    """The Ray task of one job: run it, streaming its store calls to ``writer``."""
+    from coopbench.harness.sweep import _outcome
 
-    sink = _ActorSink(writer)
-    key = job.key()
-    if sink._call("is_finished", key):
-        return skipped(job, key)
     try:
-        result = job.run(sink)
-    except Exception as exc:  # the algorithm's error: recorded, not retried
+        result = job.run(_ActorSink(writer))
+    except Exception as exc:  # the algorithm's (or the store's) error: recorded, not retried
         return _outcome(job, error=exc)
     return _outcome(job, result)
 
