@@ -19,7 +19,7 @@ GATE = "tests.fixtures.gate:GateAlgo"
 
 @pytest.fixture(scope="module")
 def cluster():
-    with local_cluster(workers=2, cpus=1) as cluster:
+    with local_cluster(workers=2, cpus=2) as cluster:
         yield cluster
 
 
@@ -115,3 +115,16 @@ def test_resources_that_no_node_holds_fail_before_any_run(cluster, tmp_path):
     assert proc.returncode != 0
     assert "no node of the Ray cluster can hold a run of 1 CPU and 0.5 GPU" in proc.stderr
     assert not by_key(db)
+
+
+def test_cpus_per_run_sets_each_runs_threads(cluster, tmp_path):
+    db = tmp_path / "t.db"
+    sweep = ["--tasks", "spread", "--algos", "random", "--seeds", "2", "--budget", "40"]
+    proc = bench(
+        cluster.address, *sweep, "--backend", "ray", "--cpus-per-run", "2", "--db", str(db)
+    )
+    assert proc.returncode == 0, proc.stderr
+    for doc in by_key(db).values():
+        threads = doc["provenance"]["threads"]
+        assert threads["requested"] == 2 and threads["env"]["OMP_NUM_THREADS"] == "2"
+        assert threads["torch_intra_op"] in (None, 2)  # None: torch not loaded by the run
