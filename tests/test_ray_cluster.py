@@ -107,6 +107,25 @@ def test_a_lost_worker_process_is_retried_once_and_writes_once(tmp_path):
     assert run_rows(tmp_path / "r.db") == run_rows(pool)
 
 
+def test_a_run_lost_after_its_last_retry_is_failed_and_the_next_sweep_runs_it(tmp_path):
+    from coopbench.harness.ray_backend import run_ray
+    from coopbench.harness.sweep import _Bar, plan, run_sweep
+
+    db, gate = tmp_path / "l.db", tmp_path / "gate"
+    gate.mkdir()
+    (gate / "open").touch()
+    overrides = {"gate": str(gate), "die_once": True}
+    jobs = plan(["spread"], [GATE], 1, "quick", 300, overrides=overrides)
+    (outcome,) = run_ray(jobs, str(db), _Bar(1, False), max_retries=0).values()
+    assert outcome["status"] == "failed"
+    assert outcome["error"].startswith("RuntimeError: lost after 0 retries: ")
+    assert "\n" not in outcome["error"]
+    assert [finished for finished, _ in run_rows(db).values()] == [0]  # begun, never finished
+    again = run_sweep(["spread"], [GATE], 1, db_path=str(db), backend="ray", budget=300,
+                      progress=False, overrides=overrides)  # fmt: skip
+    assert [o["status"] for o in again] == ["done"]
+
+
 def test_resources_that_no_node_holds_fail_before_any_run(cluster, tmp_path):
     db = tmp_path / "x.db"
     sweep = ["--tasks", "spread", "--algos", "random", "--seeds", "1", "--budget", "40"]

@@ -133,6 +133,15 @@ def _check_fits(ray: Any, cpus: float, gpus: float) -> None:
     )
 
 
+def _lost(exc: Exception, retries: int) -> Exception:
+    """The error of a run Ray gave up on, in one line."""
+    cause = getattr(exc, "cause", None)
+    if cause is not None:
+        return cause
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return RuntimeError(f"lost after {retries} retries: {type(exc).__name__}: {first}")
+
+
 def run_ray(
     jobs: list[Job],
     db_path: str | None,
@@ -178,8 +187,7 @@ def run_ray(
             try:
                 outcomes[job] = ray.get(ready[0])
             except ray.exceptions.RayError as exc:  # retries used up, or the task was lost
-                cause = getattr(exc, "cause", None)
-                outcomes[job] = _outcome(job, error=cause if cause is not None else exc)
+                outcomes[job] = _outcome(job, error=_lost(exc, max_retries))
             bar.advance(outcomes[job])
         return outcomes
     finally:
