@@ -11,6 +11,8 @@ import pytest
 from tests.fixtures.ray_cluster import ROOT, bench, board, local_cluster, run_rows, wait_for
 from tests.test_harness_sweep import by_key, same_numbers
 
+from coopbench.cli import main
+
 pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
 
@@ -19,8 +21,16 @@ GATE = "tests.fixtures.gate:GateAlgo"
 
 @pytest.fixture(scope="module")
 def cluster():
+    """The cluster, joined once by this process: its in-process sweeps are one Ray job and
+    reuse its worker processes (a sweep leaves a Ray it did not start connected)."""
+    import ray
+
     with local_cluster(workers=2, cpus=2) as cluster:
-        yield cluster
+        ray.init(address=cluster.address, log_to_driver=False)
+        try:
+            yield cluster
+        finally:
+            ray.shutdown()
 
 
 @pytest.fixture(autouse=True)
@@ -29,15 +39,24 @@ def _driver(cluster, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
 
 
-def test_bench_on_two_nodes_equals_the_pool(cluster, tmp_path):
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``coopbench ARGS`` in this process (a driver joining ``$RAY_ADDRESS``'s cluster):
+    exit code, stdout, stderr."""
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_bench_on_two_nodes_equals_the_pool(cluster, tmp_path, capsys):
     sweep = ["--tasks", "spread", "--algos", "random", "heuristic", "mappo", "--seeds", "1"]
     sweep += ["--budget", "1000"]
     on_ray = bench(cluster.address, *sweep, "--backend", "ray", "--db", str(tmp_path / "r.db"))
     assert on_ray.returncode == 0, on_ray.stderr
-    pool = bench(cluster.address, *sweep, "--workers", "2", "--db", str(tmp_path / "p.db"))
-    assert pool.returncode == 0, pool.stderr
+    code, pool, err = cli(capsys, "bench", *sweep, "--workers", "2", "--db", str(tmp_path / "p.db"))
+    assert code == 0, err
     assert "3 runs done, 0 already finished, 0 failed" in on_ray.stdout
-    assert board(on_ray.stdout) == board(pool.stdout)
+    assert board(on_ray.stdout) == board(pool)
     assert "| MAPPO |" in board(on_ray.stdout)
     same_numbers(by_key(tmp_path / "r.db"), by_key(tmp_path / "p.db"))
     rows = run_rows(tmp_path / "r.db")
@@ -70,14 +89,14 @@ def test_points_reach_the_store_while_the_run_goes_on(tmp_path):
     same_numbers(by_key(db), by_key(tmp_path / "pool.db"))
 
 
-def test_failing_algorithm_is_reported_and_the_exit_code_says_so(cluster, tmp_path):
+def test_failing_algorithm_is_reported_and_the_exit_code_says_so(tmp_path, capsys):
     db = tmp_path / "f.db"
     algos = ["tests.fixtures.mod:CrashAlgo", "random"]
     sweep = ["--tasks", "spread", "--algos", *algos, "--seeds", "1", "--budget", "40"]
-    proc = bench(cluster.address, *sweep, "--backend", "ray", "--db", str(db))
-    assert proc.returncode == 1
-    assert "1 runs done, 0 already finished, 1 failed" in proc.stdout
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("coopbench: error")]
+    code, out, err = cli(capsys, "bench", *sweep, "--backend", "ray", "--db", str(db))
+    assert code == 1
+    assert "1 runs done, 0 already finished, 1 failed" in out
+    errors = [line for line in err.splitlines() if line.startswith("coopbench: error")]
     assert errors == [
         "coopbench: error: spread tests.fixtures.mod:CrashAlgo seed 0: AlgorithmError: "
         "algorithm 'tests.fixtures.mod:CrashAlgo' raised RuntimeError at env step 30: "
@@ -120,19 +139,21 @@ def test_a_run_lost_after_its_last_retry_is_failed_and_the_next_sweep_runs_it(tm
     assert outcome["status"] == "failed"
     assert outcome["error"].startswith("RuntimeError: lost after 0 retries: ")
     assert "\n" not in outcome["error"]
-    assert [finished for finished, _ in run_rows(db).values()] == [0]  # begun, never finished
+    assert by_key(db) == {}  # nothing finished
     again = run_sweep(["spread"], [GATE], 1, db_path=str(db), backend="ray", budget=300,
                       progress=False, overrides=overrides)  # fmt: skip
     assert [o["status"] for o in again] == ["done"]
 
 
-def test_resources_that_no_node_holds_fail_before_any_run(cluster, tmp_path):
+def test_resources_that_no_node_holds_fail_before_any_run(tmp_path, capsys):
     db = tmp_path / "x.db"
     sweep = ["--tasks", "spread", "--algos", "random", "--seeds", "1", "--budget", "40"]
     sweep += ["--backend", "ray", "--gpus-per-run", "0.5", "--db", str(db)]
-    proc = bench(cluster.address, *sweep)
-    assert proc.returncode != 0
-    assert "no node of the Ray cluster can hold a run of 1 CPU and 0.5 GPU" in proc.stderr
+    code, _, err = cli(capsys, "bench", *sweep)
+    assert code == 1
+    assert err.startswith("coopbench: error: no node of the Ray cluster can hold a run of 1 CPU")
+    nodes = err[err.index("(nodes: ") + 8 : err.index(")")].split(", ")
+    assert sorted(nodes) == ["0 CPU/0 GPU", "2 CPU/0 GPU", "2 CPU/0 GPU"]  # head, 2 workers
     assert not by_key(db)
 
 

@@ -41,29 +41,35 @@ def pool_run(tmp_path: Path, gate: Path) -> Path:
     return db
 
 
-def test_worker_node_killed_mid_sweep(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker nodes of one CPU (the node-kill test leaves two again)."""
+    with local_cluster(workers=2, cpus=1) as cluster:
+        yield cluster
+
+
+def test_worker_node_killed_mid_sweep(cluster, tmp_path, monkeypatch):
     from coopbench.harness.sweep import run_sweep
 
     db, gate = tmp_path / "r.db", tmp_path / "gate"
     gate.mkdir()
     monkeypatch.syspath_prepend(str(ROOT))
-    with local_cluster(workers=2, cpus=1) as cluster:
-        monkeypatch.setenv("RAY_ADDRESS", cluster.address)
-        out: list = []
-        kwargs = {"budget": 300, "progress": False, "overrides": {"gate": str(gate)}}
-        sweep = threading.Thread(
-            target=lambda: out.extend(run_sweep(*MATRIX, db_path=str(db), backend="ray", **kwargs))
-        )
-        sweep.start()
-        try:
-            wait_for(lambda: sum(reached(gate).values()) == 2, "a run at the gate on each node")
-            wait_for(lambda: sorted(run_rows(db).values()) == [(0, 1)] * 2, "their points")
-            victim = next(iter(cluster.worker_nodes))
-            cluster.remove_node(victim, allow_graceful=False)  # SIGKILL its processes
-            cluster.add_node(num_cpus=1)
-        finally:
-            (gate / "open").touch()
-            sweep.join(timeout=180)
+    monkeypatch.setenv("RAY_ADDRESS", cluster.address)
+    out: list = []
+    kwargs = {"budget": 300, "progress": False, "overrides": {"gate": str(gate)}}
+    sweep = threading.Thread(
+        target=lambda: out.extend(run_sweep(*MATRIX, db_path=str(db), backend="ray", **kwargs))
+    )
+    sweep.start()
+    try:
+        wait_for(lambda: sum(reached(gate).values()) == 2, "a run at the gate on each node")
+        wait_for(lambda: sorted(run_rows(db).values()) == [(0, 1)] * 2, "their points")
+        victim = next(iter(cluster.worker_nodes))
+        cluster.remove_node(victim, allow_graceful=False)  # SIGKILL its processes
+        cluster.add_node(num_cpus=1)
+    finally:
+        (gate / "open").touch()
+        sweep.join(timeout=180)
     assert [o["status"] for o in out] == ["done"] * 3
     assert sorted(reached(gate).values()) == [1, 1, 2]  # the victim's run ran again
     rows = run_rows(db)
@@ -73,27 +79,26 @@ def test_worker_node_killed_mid_sweep(tmp_path, monkeypatch):
     assert rows == run_rows(pool)  # no point lost or written twice
 
 
-def test_driver_killed_mid_sweep_resumes_only_unfinished_runs(tmp_path):
+def test_driver_killed_mid_sweep_resumes_only_unfinished_runs(cluster, tmp_path):
     db, gate = tmp_path / "r.db", tmp_path / "gate"
     gate.mkdir()
     (gate / "open-0").touch()  # seed 0 runs through; the others stop at their first point
     args = ["--tasks", "spread", "--algos", GATE, "--seeds", "3", "--budget", "300"]
     args += ["--set", f"gate={gate}", "--backend", "ray", "--db", str(db)]
-    with local_cluster(workers=2, cpus=1) as cluster:
-        env = {**os.environ, "RAY_ADDRESS": cluster.address, "COOPBENCH_DB": ""}
-        driver = subprocess.Popen(
-            [*CLI, "bench", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            wait_for(lambda: db.exists() and finished(db) == 1, "seed 0 finished")
-            wait_for(lambda: len(reached(gate)) == 3, "seeds 1 and 2 at the gate")
-        finally:
-            driver.send_signal(signal.SIGKILL)
-            driver.wait()
-        assert finished(db) == 1
-        wait_for(lambda: sorted(run_rows(db).values())[:2] == [(0, 1)] * 2, "their points")
-        (gate / "open").touch()
-        again = bench(cluster.address, *args, timeout=300)
+    env = {**os.environ, "RAY_ADDRESS": cluster.address, "COOPBENCH_DB": ""}
+    driver = subprocess.Popen(
+        [*CLI, "bench", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: db.exists() and finished(db) == 1, "seed 0 finished")
+        wait_for(lambda: len(reached(gate)) == 3, "seeds 1 and 2 at the gate")
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    assert finished(db) == 1
+    wait_for(lambda: sorted(run_rows(db).values())[:2] == [(0, 1)] * 2, "their points")
+    (gate / "open").touch()
+    again = bench(cluster.address, *args, timeout=300)
     assert again.returncode == 0, again.stderr
     assert "2 runs done, 1 already finished, 0 failed" in again.stdout
     assert reached(gate) == {0: 1, 1: 2, 2: 2}  # seed 0 was not run again

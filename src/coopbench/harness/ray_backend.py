@@ -124,12 +124,10 @@ def _check_fits(ray: Any, cpus: float, gpus: float) -> None:
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     if any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
         return
-    biggest = ", ".join(
-        f"{r.get('CPU', 0):g} CPU/{r.get('GPU', 0):g} GPU" for r in nodes
-    )  # fmt: skip
+    shapes = ", ".join(f"{r.get('CPU', 0):g} CPU/{r.get('GPU', 0):g} GPU" for r in nodes)
     raise ValueError(
         f"no node of the Ray cluster can hold a run of {cpus:g} CPU and {gpus:g} GPU "
-        f"(nodes: {biggest or 'none'}); lower --cpus-per-run/--gpus-per-run or add a node"
+        f"(nodes: {shapes or 'none'}); lower --cpus-per-run/--gpus-per-run or add a node"
     )
 
 
@@ -159,9 +157,11 @@ def run_ray(
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from coopbench.harness.sweep import _outcome, _skip_finished
+    from coopbench.results.store import DEFAULT_DB, ENV_VAR
 
     cpus, gpus = check_resources(cpus_per_run, gpus_per_run)
-    path = str(Path(db_path or os.environ.get("COOPBENCH_DB") or "coopbench.db").resolve())
+    # the writer actor's working directory is not ours: an absolute path
+    path = str(Path(db_path or os.environ.get(ENV_VAR) or DEFAULT_DB).resolve())
     started = not ray.is_initialized()
     if started:
         ray.init(log_to_driver=False)  # joins $RAY_ADDRESS's cluster when set
