@@ -41,9 +41,10 @@ def pool_run(tmp_path: Path, gate: Path) -> Path:
     return db
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cluster():
-    """Two worker nodes of one CPU (the node-kill test leaves two again)."""
+    """Two worker nodes of one CPU, fresh for each test (a killed node can look alive to
+    the scheduler for a while after its test)."""
     with local_cluster(workers=2, cpus=1) as cluster:
         yield cluster
 
