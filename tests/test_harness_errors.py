@@ -1,11 +1,9 @@
 """Error paths a user meets: naming a class that is not there, a module that cannot be
-imported, an empty evaluation schedule, an algorithm class without a name, a Ray task
-that raises, and every baseline's bad config (one line naming the field)."""
+imported, an empty evaluation schedule, an algorithm class without a name, and every
+baseline's bad config (one line naming the field; a Ray task that raises: tests/test_ray_*)."""
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +15,6 @@ from coopbench.algorithms.registry import get_algorithm
 from coopbench.envs import make_batched
 from coopbench.harness import TierProtocol, run_experiment
 from coopbench.harness.budget import BudgetEnv
-from coopbench.harness.sweep import run_sweep
 from coopbench.results.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,67 +86,6 @@ def test_algorithm_without_a_name_is_labelled_by_its_class(tmp_path) -> None:
         assert store.is_finished(result.key)
     assert result.meta["policies"]["default"]["label"] == "NoNameAlgo"
     assert result.meta["algorithm"]["name"] == "NoNameAlgo"
-
-
-class _Ref:
-    """A finished task's object reference (hashable, like Ray's ``ObjectRef``)."""
-
-    def __init__(self, value, error: Exception | None) -> None:
-        self.value, self.error = value, error
-
-
-class _FakeRay(types.ModuleType):
-    """Enough of Ray for the sweep: tasks run eagerly; ``get`` re-raises a task's error."""
-
-    def __init__(self) -> None:
-        super().__init__("ray")
-
-    def init(self, **kwargs) -> None:
-        pass
-
-    def remote(self, fn):
-        def submit(job):
-            try:
-                return _Ref(fn(job), None)
-            except Exception as exc:
-                return _Ref(None, exc)
-
-        return types.SimpleNamespace(remote=submit)
-
-    def wait(self, pending, num_returns=1):
-        return pending[:num_returns], pending[num_returns:]
-
-    def get(self, ref):
-        if ref.error is not None:
-            raise RuntimeError(f"ray task failed: {ref.error}")
-        return ref.value
-
-
-def test_ray_task_that_raises_is_recorded_failed_and_the_rest_go_on(tmp_path, monkeypatch):
-    import coopbench.harness.sweep as sweep
-
-    def run_recorded(job):
-        if "CrashAlgo" in job.algo:
-            raise RuntimeError("worker died")
-        return real(job)
-
-    real = sweep.run_recorded
-    monkeypatch.setitem(sys.modules, "ray", _FakeRay())
-    monkeypatch.setattr(sweep, "run_recorded", run_recorded)
-    db = str(tmp_path / "r.db")
-    out = run_sweep(
-        ["spread"],
-        ["tests.fixtures.mod:CrashAlgo", "random"],
-        1,
-        db_path=db,
-        budget=40,
-        progress=False,
-        backend="ray",
-    )
-    assert [o["status"] for o in out] == ["failed", "done"]
-    assert "worker died" in out[0]["error"]
-    with Store(db) as store:
-        assert len(store.submissions()) == 1
 
 
 BAD_CONFIGS = [

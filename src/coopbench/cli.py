@@ -247,6 +247,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         task_kwargs=_task_kwargs(tasks, args),
         overrides=_sweep_overrides(algos, args.set),
         threads=args.threads,
+        **_ray_resources(args),
     )
     failed = [o for o in outcomes if o["status"] == "failed"]
     counts = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "skipped", "failed")}
@@ -272,6 +273,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if failed else 0
+
+
+def _ray_resources(args: argparse.Namespace) -> dict[str, float]:
+    """``--cpus-per-run``/``--gpus-per-run`` as ``run_sweep`` arguments (Ray only)."""
+    given = {k: v for k in ("cpus_per_run", "gpus_per_run") if (v := getattr(args, k)) is not None}
+    if given and args.backend != "ray":
+        raise CLIError("--cpus-per-run/--gpus-per-run need --backend ray")
+    return given
 
 
 def _show(

@@ -40,6 +40,17 @@ _positive = _int_at_least(1)
 _non_negative = _int_at_least(0)
 
 
+def _resource(text: str) -> float:
+    """An argparse ``type`` for a finite number of CPUs/GPUs ``>= 0`` (fractions allowed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid; expected a number >= 0")
+    return value
+
+
 def _threads_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
@@ -117,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", metavar="KEY=VALUE", help="config override, every algorithm"
     )
     bench.add_argument("--backend", choices=("process", "ray"), default="process")
+    bench.add_argument(
+        "--cpus-per-run",
+        type=_resource,
+        help="Ray CPUs per run, fractions allowed (default 1; also the run's threads, "
+        "rounded down, unless --threads)",
+    )
+    bench.add_argument(
+        "--gpus-per-run", type=_resource, help="Ray GPUs per run, fractions allowed (default 0)"
+    )
     bench.add_argument("--wandb", action="store_true", help="mirror the store to wandb after")
     _tensorboard_option(bench)
     _threads_option(bench)

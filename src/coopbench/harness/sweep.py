@@ -5,13 +5,13 @@ as it goes (SQLite WAL; the store's transactions serialise writers), so a killed
 loses at most the evaluation points in flight: a resumed sweep skips every finished run
 (``store.is_finished``) and restarts unfinished ones from scratch (``begin_run`` discards
 their rows). Runs are independent and fully seeded, so the pool gives the same numbers as
-running the matrix sequentially. With ``backend="ray"`` the same function runs as Ray tasks
-that record their store calls and send them back; the driver replays them into its store
-(the store file need not be shared between machines).
+running the matrix sequentially. With ``backend="ray"`` the jobs run as Ray tasks on a
+cluster and stream their store calls to the driver's node (``harness.ray_backend``).
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
+from coopbench.harness.ray_backend import check_resources, run_ray
 from coopbench.harness.run import prepare_run, run_experiment, run_key, run_metadata
 from coopbench.harness.threads import resolve_threads, worker_env
 from coopbench.validation import check_int
@@ -40,6 +41,7 @@ class Job:
     threads: int | None = None  # the thread policy's count (None: $COOPBENCH_THREADS or 1)
     # where the sweep started: a worker looks for a user's "myalgo:MyAlgo" there too
     cwd: str = field(default_factory=os.getcwd, compare=False)
+    device: str = "cpu"  # torch device of the run ("cuda" for runs given GPUs on Ray)
 
     def _args(self) -> tuple[Any, ...]:
         """The leading arguments shared by ``prepare_run`` and ``run_experiment``."""
@@ -51,7 +53,7 @@ class Job:
 
     def run(self, sink: Any) -> Any:
         """``run_experiment`` for this job, writing to ``sink``."""
-        return run_experiment(*self._args(), sink=sink, threads=self.threads)
+        return run_experiment(*self._args(), sink=sink, device=self.device, threads=self.threads)
 
     def key(self) -> str:
         """The run key this job will have (see ``run_key``)."""
@@ -79,6 +81,11 @@ def _outcome(job: Job, result: Any = None, error: BaseException | None = None) -
     }
 
 
+def skipped(job: Job, key: str) -> dict[str, Any]:
+    """The outcome of a job whose run the store has finished already."""
+    return {"task": job.task, "algo": job.algo, "seed": job.seed, "status": "skipped", "key": key}
+
+
 def run_job(job: Job, db_path: str | None) -> dict[str, Any]:
     """Run one job into the store at ``db_path`` unless it is finished there already."""
     from coopbench.results.store import Store
@@ -87,13 +94,7 @@ def run_job(job: Job, db_path: str | None) -> dict[str, Any]:
     try:
         key = job.key()
         if store.is_finished(key):
-            return {
-                "task": job.task,
-                "algo": job.algo,
-                "seed": job.seed,
-                "status": "skipped",
-                "key": key,
-            }
+            return skipped(job, key)
         try:
             result = job.run(store)
         except Exception as exc:  # one failed run must not stop the matrix
@@ -101,46 +102,6 @@ def run_job(job: Job, db_path: str | None) -> dict[str, Any]:
         return _outcome(job, result)
     finally:
         store.close()
-
-
-class RecordingSink:
-    """A sink that records the store calls of one run, to replay them into a store later."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-
-    def begin_run(self, key: str, meta: dict[str, Any]) -> None:
-        self.calls.append(("begin_run", (key, meta)))
-
-    def add_eval(self, key: str, policy: str, step: int, returns: list[float]) -> None:
-        self.calls.append(("add_eval", (key, policy, step, returns)))
-
-    def finish_run(
-        self,
-        key: str,
-        absolute: dict[str, list[float]],
-        wall: float,
-        steps_taken: int | None = None,
-        logs: list[dict[str, float]] | None = None,
-    ) -> None:
-        self.calls.append(("finish_run", (key, absolute, wall, steps_taken, logs)))
-
-
-def run_recorded(job: Job) -> tuple[dict[str, Any], list[tuple[str, tuple[Any, ...]]]]:
-    """Run one job without a store; return its outcome and the recorded store calls."""
-    sink = RecordingSink()
-    try:
-        result = job.run(sink)
-    except Exception as exc:
-        return _outcome(job, error=exc), []
-    return _outcome(job, result), sink.calls
-
-
-def replay(store: Any, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
-    """Write recorded calls into ``store`` (a run without ``finish_run`` writes nothing)."""
-    if calls and calls[-1][0] == "finish_run":
-        for method, args in calls:
-            getattr(store, method)(*args)
 
 
 def _init_worker(env: dict[str, str]) -> None:
@@ -157,10 +118,11 @@ def plan(
     task_kwargs: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
     threads: int | None = None,
+    device: str = "cpu",
 ) -> list[Job]:
     """The matrix as jobs; every (task, algorithm) pair is validated before anything runs.
     ``overrides`` (config fields) apply to every algorithm of the matrix; ``threads`` is the
-    thread policy's count of every run."""
+    thread policy's count of every run, ``device`` its torch device."""
     if isinstance(seeds, int):
         seed_list = list(range(check_int(seeds, "seeds")))
     else:
@@ -173,7 +135,10 @@ def plan(
     for task, algo in product(tasks, algos):
         prepare_run(task, algo, seed_list[0], tier, budget, dict(ov), task_kwargs=dict(kw))
     n = resolve_threads(threads)
-    return [Job(t, a, s, tier, budget, kw, ov, n) for t, a, s in product(tasks, algos, seed_list)]
+    return [
+        Job(t, a, s, tier, budget, kw, ov, n, device)
+        for t, a, s in product(tasks, algos, seed_list)
+    ]
 
 
 def run_sweep(
@@ -189,21 +154,36 @@ def run_sweep(
     task_kwargs: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
     threads: int | None = None,
+    cpus_per_run: float | None = None,
+    gpus_per_run: float | None = None,
 ) -> list[dict[str, Any]]:
     """Run the matrix into the store at ``db_path`` (``None``: ``$COOPBENCH_DB`` or
     ``./coopbench.db``); finished runs are skipped. Every run holds the thread policy
-    (``threads``, else ``$COOPBENCH_THREADS``, else 1; see ``harness.threads``). Returns one
-    outcome dict per job (``status`` ``done``/``skipped``/``failed``) in matrix order."""
+    (``threads``, else ``$COOPBENCH_THREADS``, else 1; see ``harness.threads``). On Ray each
+    run asks for ``cpus_per_run`` CPUs (default 1; without ``threads`` it also sets the
+    thread count, rounded down, at least 1) and ``gpus_per_run`` GPUs (default 0; above 0
+    the run's device is ``cuda``). Returns one outcome dict per job (``status``
+    ``done``/``skipped``/``failed``) in matrix order."""
     check_int(workers, "workers")
     if backend not in ("process", "ray"):
         raise ValueError(f"unknown backend {backend!r}; expected 'process' or 'ray'")
-    jobs = plan(tasks, algos, seeds, tier, budget, task_kwargs, overrides, threads)
+    device = "cpu"
+    if backend == "ray":
+        cpus, gpus = check_resources(
+            1.0 if cpus_per_run is None else cpus_per_run, gpus_per_run or 0.0
+        )
+        if threads is None and cpus_per_run is not None:
+            threads = max(1, math.floor(cpus))
+        device = "cuda" if gpus > 0 else "cpu"
+    elif cpus_per_run is not None or gpus_per_run is not None:
+        raise ValueError("cpus_per_run/gpus_per_run apply to the ray backend only")
+    jobs = plan(tasks, algos, seeds, tier, budget, task_kwargs, overrides, threads, device)
     from coopbench.results.store import Store
 
     Store(db_path).close()  # a corrupt or foreign file fails here, before any work
     with _Bar(len(jobs), progress) as bar:
         if backend == "ray":
-            outcomes = _run_ray(jobs, db_path, bar)
+            outcomes = run_ray(jobs, db_path, bar, cpus, gpus)
         elif workers == 1:
             outcomes = {}
             for job in jobs:
@@ -223,13 +203,7 @@ def _skip_finished(jobs: list[Job], db_path: str | None, bar: _Bar) -> tuple[lis
         for job in jobs:
             key = job.key()
             if store.is_finished(key):
-                outcomes[job] = {
-                    "task": job.task,
-                    "algo": job.algo,
-                    "seed": job.seed,
-                    "status": "skipped",
-                    "key": key,
-                }
+                outcomes[job] = skipped(job, key)
                 bar.advance(outcomes[job])
             else:
                 todo.append(job)
@@ -256,35 +230,6 @@ def _run_pool(jobs: list[Job], db_path: str | None, workers: int, bar: _Bar) -> 
                 except Exception as exc:  # the worker died or the store failed
                     outcomes[job] = _outcome(job, error=exc)
                 bar.advance(outcomes[job])
-    return outcomes
-
-
-def _run_ray(jobs: list[Job], db_path: str | None, bar: _Bar) -> dict:
-    try:
-        import ray
-    except ImportError:
-        raise ValueError("the ray backend needs Ray: pip install 'coopbench[ray]'") from None
-    from coopbench.results.store import Store
-
-    ray.init(ignore_reinit_error=True)  # joins $RAY_ADDRESS's cluster when set
-    todo, outcomes = _skip_finished(jobs, db_path, bar)
-    store = Store(db_path)
-    try:
-        remote = ray.remote(run_recorded)
-        refs = {remote.remote(job): job for job in todo}
-        pending = list(refs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            job = refs[ready[0]]
-            try:
-                outcome, calls = ray.get(ready[0])
-            except Exception as exc:  # the task or its worker died: record it, go on
-                outcome, calls = _outcome(job, error=exc), []
-            replay(store, calls)
-            outcomes[job] = outcome
-            bar.advance(outcome)
-    finally:
-        store.close()
     return outcomes
 
 
