@@ -104,3 +104,12 @@ def test_tensorboard_gets_the_logged_metrics_and_evaluations(tmp_path, capsys):
                  "tb2", "--workers", "1"]) == 0  # fmt: skip
     assert "wrote 1 run(s) as TensorBoard logs" in capsys.readouterr().out
     assert len([p for p in (tmp_path / "tb2").rglob("*") if p.is_file()]) == 1
+
+
+def test_render_keeps_a_recurrent_policys_hidden_state(tmp_path, capsys):
+    """rMAPPO's policy is rendered through the recurrent protocol (the hidden state is reset
+    at the start and carried): it used to fail for want of ``hidden``."""
+    argv = ["train", "--task", "spread", "--algo", "mappo", "--set", "recurrent=true"]
+    assert main([*argv, "--budget", "800", "--save", "ck", "--no-db"]) == 0
+    assert main(["render", "--checkpoint", "ck/best.ckpt", "--out", "r.gif"]) == 0
+    assert Image.open(tmp_path / "r.gif").n_frames == 26

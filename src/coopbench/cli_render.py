@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from coopbench.harness.evaluate import checked_actions
+
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Write the GIF; a trained policy needs ``--checkpoint`` (never an untrained one)."""
@@ -70,6 +72,7 @@ def _trained_policy(
     """The policy ``args.policy_name`` of the checkpoint, checked like an evaluation's."""
     from coopbench.cli import CLIError, _overrides
     from coopbench.envs import make_batched
+    from coopbench.envs.episodes import is_recurrent
     from coopbench.harness.checkpoints import load_saved
     from coopbench.harness.evaluate import checked_actions, reads_state
 
@@ -95,8 +98,27 @@ def _trained_policy(
     p = policies[name]
     with_state = reads_state(p)
 
-    def policy(obs: Any, state: Any) -> Any:
-        raw = p(obs, state) if with_state else p(obs)
-        return checked_actions(raw, spec, 1, name)
+    if not is_recurrent(p):
 
-    return policy
+        def policy(obs: Any, state: Any) -> Any:
+            raw = p(obs, state) if with_state else p(obs)
+            return checked_actions(raw, spec, 1, name)
+
+        return policy
+    return _CheckedRecurrent(p, with_state, spec, name)
+
+
+class _CheckedRecurrent:
+    """A recurrent policy (``envs.episodes.policy_act``'s protocol kept) whose actions are
+    checked like an evaluation's."""
+
+    def __init__(self, policy: Any, with_state: bool, spec: Any, name: str) -> None:
+        self.policy, self.with_state, self.spec, self.name = policy, with_state, spec, name
+
+    def initial_state(self, batch: int) -> Any:
+        return self.policy.initial_state(batch)
+
+    def __call__(self, obs: Any, state: Any, *, hidden: Any) -> tuple[Any, Any]:
+        args = (obs, state) if self.with_state else (obs,)
+        raw, hidden = self.policy(*args, hidden=hidden)
+        return checked_actions(raw, self.spec, 1, self.name), hidden
