@@ -10,7 +10,8 @@ with a different fixed seed (the "absolute metric", Colas et al. 2018 / Gorsane 
 
 Why ``eval_episodes = 500``: the team-return standard deviation of one episode, divided by
 the random→heuristic gap of ``reference_returns.json``, is 0.44 (spread, cn-v1), 0.53 (pf),
-0.86 (pp) and up to 1.36 (cn-v2, heavy-tailed) in normalised units. With 100 episodes one
+0.33 (pp version 2; 0.86 against version 1's weaker heuristic) and up to 1.36 (cn-v2,
+heavy-tailed) in normalised units. With 100 episodes one
 point's standard error would be 0.14 on cn-v2 (measured: the heuristic scored 1.28 on one
 100-episode seed set); with 500 it is 0.02-0.04 (0.06 on cn-v2), small next to the spread
 between seeds, which is the resampling unit of every interval, and because every algorithm
