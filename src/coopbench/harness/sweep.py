@@ -39,9 +39,9 @@ class Job:
     task_kwargs: tuple[tuple[str, Any], ...] = ()
     overrides: tuple[tuple[str, Any], ...] = ()
     threads: int | None = None  # the thread policy's count (None: $COOPBENCH_THREADS or 1)
+    device: str = "cpu"  # torch device of the run ("cuda" for runs given GPUs on Ray)
     # where the sweep started: a worker looks for a user's "myalgo:MyAlgo" there too
     cwd: str = field(default_factory=os.getcwd, compare=False)
-    device: str = "cpu"  # torch device of the run ("cuda" for runs given GPUs on Ray)
 
     def _args(self) -> tuple[Any, ...]:
         """The leading arguments shared by ``prepare_run`` and ``run_experiment``."""
@@ -136,7 +136,7 @@ def plan(
         prepare_run(task, algo, seed_list[0], tier, budget, dict(ov), task_kwargs=dict(kw))
     n = resolve_threads(threads)
     return [
-        Job(t, a, s, tier, budget, kw, ov, n, device)
+        Job(t, a, s, tier, budget, kw, ov, n, device=device)
         for t, a, s in product(tasks, algos, seed_list)
     ]
 
