@@ -128,14 +128,14 @@ def test_a_lost_worker_process_is_retried_once_and_writes_once(tmp_path):
 
 def test_a_run_lost_after_its_last_retry_is_failed_and_the_next_sweep_runs_it(tmp_path):
     from coopbench.harness.ray_backend import run_ray
-    from coopbench.harness.sweep import _Bar, plan, run_sweep
+    from coopbench.harness.sweep import RunsProgress, plan, run_sweep
 
     db, gate = tmp_path / "l.db", tmp_path / "gate"
     gate.mkdir()
     (gate / "open").touch()
     overrides = {"gate": str(gate), "die_once": True}
     jobs = plan(["spread"], [GATE], 1, "quick", 300, overrides=overrides)
-    (outcome,) = run_ray(jobs, str(db), _Bar(1, False), max_retries=0).values()
+    (outcome,) = run_ray(jobs, str(db), RunsProgress(1, False), max_retries=0).values()
     assert outcome["status"] == "failed"
     assert outcome["error"].startswith("RuntimeError: lost after 0 retries: ")
     assert "\n" not in outcome["error"]

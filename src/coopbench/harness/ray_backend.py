@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from coopbench.harness.threads import worker_env
 
 if TYPE_CHECKING:
-    from coopbench.harness.sweep import Job, _Bar
+    from coopbench.harness.sweep import Job, RunsProgress
 
 MAX_RETRIES = 3  # attempts after a lost worker or node, per run
 RAY_MISSING = "the ray backend needs Ray: pip install 'coopbench[ray]'"
@@ -157,7 +157,7 @@ def _lost(exc: Exception, retries: int) -> Exception:
 def run_ray(
     jobs: list[Job],
     db_path: str | None,
-    bar: _Bar,
+    bar: RunsProgress,
     cpus_per_run: float = 1.0,
     gpus_per_run: float = 0.0,
     max_retries: int = MAX_RETRIES,

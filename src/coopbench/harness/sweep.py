@@ -181,7 +181,7 @@ def run_sweep(
     from coopbench.results.store import Store
 
     Store(db_path).close()  # a corrupt or foreign file fails here, before any work
-    with _Bar(len(jobs), progress) as bar:
+    with RunsProgress(len(jobs), progress) as bar:
         if backend == "ray":
             outcomes = run_ray(jobs, db_path, bar, cpus, gpus)
         elif workers == 1:
@@ -194,7 +194,9 @@ def run_sweep(
     return [outcomes[job] for job in jobs]
 
 
-def _skip_finished(jobs: list[Job], db_path: str | None, bar: _Bar) -> tuple[list[Job], dict]:
+def _skip_finished(
+    jobs: list[Job], db_path: str | None, bar: RunsProgress
+) -> tuple[list[Job], dict]:
     """Split off the jobs already finished in the store (reported as skipped)."""
     from coopbench.results.store import Store
 
@@ -210,7 +212,7 @@ def _skip_finished(jobs: list[Job], db_path: str | None, bar: _Bar) -> tuple[lis
     return todo, outcomes
 
 
-def _run_pool(jobs: list[Job], db_path: str | None, workers: int, bar: _Bar) -> dict:
+def _run_pool(jobs: list[Job], db_path: str | None, workers: int, bar: RunsProgress) -> dict:
     jobs, outcomes = _skip_finished(jobs, db_path, bar)
     if not jobs:
         return outcomes
@@ -233,7 +235,7 @@ def _run_pool(jobs: list[Job], db_path: str | None, workers: int, bar: _Bar) -> 
     return outcomes
 
 
-class _Bar:
+class RunsProgress:
     """A rich progress bar over jobs (or nothing)."""
 
     def __init__(self, total: int, enabled: bool) -> None:
@@ -244,7 +246,7 @@ class _Bar:
         )
         self.progress: Any = None
 
-    def __enter__(self) -> _Bar:
+    def __enter__(self) -> RunsProgress:
         if self.enabled:
             from rich.progress import (
                 BarColumn,

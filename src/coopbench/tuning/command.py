@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from coopbench.harness.sweep import _Bar
+from coopbench.harness.sweep import RunsProgress
 from coopbench.tuning.study import TuneResult, TuneSpec, counted_trials, storage_path, tune
 
 DEFAULT_TUNE_DB = "coopbench-tune.db"  # tuning runs stay out of the leaderboard's store
@@ -75,7 +75,7 @@ def _show(console: Console, spec: TuneSpec, result: TuneResult) -> None:
     console.print(top)
 
 
-class _TrialBar(_Bar):
+class _TrialBar(RunsProgress):
     """The sweep's rich progress bar, counting trials, with the last and best values."""
 
     def __enter__(self) -> _TrialBar:
