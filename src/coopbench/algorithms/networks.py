@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,3 +55,11 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     """Polyak averaging ``θ' ← τ θ + (1 − τ) θ'`` (MADDPG/DDPG target networks; τ = 1 copies)."""
     for t, s in zip(target.parameters(), source.parameters(), strict=True):
         t.lerp_(s, tau)
+
+
+def adam(params: Any, device: str | torch.device, **kwargs: Any) -> torch.optim.Adam:
+    """Adam with the fused kernel where torch has one (CPU, CUDA): one kernel for every
+    tensor instead of a dozen small ops per step — ~15 % of a MAPPO update on one CPU core
+    (docs/speed.md). Elsewhere torch's default implementation."""
+    fused = torch.device(device).type in {"cpu", "cuda"}
+    return torch.optim.Adam(params, fused=fused, **kwargs)

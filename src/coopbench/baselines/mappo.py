@@ -40,7 +40,7 @@ from torch.nn import functional as F
 
 from coopbench.algorithms.base import Algorithm, Hooks, Policy, TrainingEnv
 from coopbench.algorithms.checkpoint import load_checkpoint, save_checkpoint
-from coopbench.algorithms.networks import agent_one_hot, seed_everything
+from coopbench.algorithms.networks import adam, agent_one_hot, seed_everything
 from coopbench.algorithms.normalisers import VALUE_NORMS, make_value_norm
 from coopbench.algorithms.schedules import linear_anneal
 from coopbench.algorithms.search_space import Param, categorical, integer, log_uniform, uniform
@@ -184,7 +184,7 @@ class MAPPO(Algorithm):
             {"params": list(self.actor.parameters()), "lr": cfg.lr},
             {"params": list(self.critic.parameters()), "lr": cfg.critic_lr},
         ]
-        self.opt = torch.optim.Adam(groups, eps=cfg.adam_eps)
+        self.opt = adam(groups, device, eps=cfg.adam_eps)
 
     # ------------------------------------------------------------------ inputs
     def critic_dim(self) -> int:
