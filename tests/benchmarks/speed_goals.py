@@ -21,7 +21,7 @@ def goal_of(group: str) -> float | None:
     batched = re.fullmatch(r"batched spread B=(\d+)", group)
     if batched:
         return 2.0 if int(batched.group(1)) <= 1024 else 1.0  # batched face vs VMAS (CPU)
-    if group == "mappo spread":
+    if group in ("mappo spread", "mappo spread, per CPU s"):
         return 3.0  # MAPPO training throughput vs BenchMARL's MAPPO on VMAS
     return None
 
