@@ -235,3 +235,52 @@ def test_docs_list_each_search_space_as_declared(algo):
     section = docs.split(f"#### `{algo}`", 1)[1].split("####", 1)[0]
     for p in resolve_search_space(get_algorithm(algo)):
         assert f"| `{p.name}` | {p.describe()} |" in section
+
+
+def test_check_reruns_today_and_the_top_trials_at_the_check_budget(tmp_path):
+    from coopbench.tuning.check import candidates, check_top, check_winner
+
+    db = tmp_path / "tune.db"
+    result = tuning.tune(spec(4), str(db))
+    picked = candidates(result.trials, top=2)
+    assert picked[0] == (None, {}, result.trials[0].value)  # today's config first
+    ranked = sorted((t for t in result.trials[1:] if t.value is not None), key=lambda t: -t.value)
+    assert [p[0] for p in picked[1:]] == [t.number for t in ranked[:2]]
+    rows = check_top(spec(4), result.trials, str(db), top=2, tier="quick", budget=120)
+    assert [r.trial for r in rows] == [p[0] for p in picked]
+    with Store(db) as store:
+        metas = list(store.metas().values())
+    checked = [m for m in metas if m["protocol"]["budget"] == 120]
+    assert len(checked) == 3  # one run per config (one task, one seed), at the check's budget
+    assert {m["seed"] for m in checked} == {tuning.TUNE_SEED_BASE}
+    assert {m["protocol"]["eval_seed"] for m in checked} == {tuning.TUNE_EVAL_SEED}
+    # the row's AUC is the leaderboard's AUC of that config's run
+    with Store(db) as store:
+        board = {e.config_hash: e.auc.point for e in aggregate(store).entries}
+    for row in rows:
+        values = row.params or result.trials[0].params  # today's config: the defaults
+        (meta,) = [
+            m for m in checked if all(m["algorithm"]["config"][k] == v for k, v in values.items())
+        ]
+        assert row.auc == pytest.approx(board[meta["algorithm"]["config_hash"]])
+    winner = check_winner(rows)
+    assert winner is None or (winner.trial is not None and winner.auc > rows[0].auc)
+    again = check_top(spec(4), result.trials, str(db), top=2, tier="quick", budget=120)
+    assert again == rows  # the runs were in the store: nothing re-run, same numbers
+    with Store(db) as store:
+        assert len(store.metas()) == len(metas)
+
+
+def test_cli_check_top_appends_the_check_to_the_record(tmp_path, capsys):
+    db, record = tmp_path / "t.db", tmp_path / "tuning.md"
+    argv = ["tune", "--algo", ALGO, "--tasks", "spread", "--trials", "2", "--seeds", "1",
+            "--workers", "1", "--db", str(db), "--budget", "60", "--record", str(record),
+            "--check-top", "1", "--check-tier", "quick"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "check · today's config: quick AUC" in out and "check · trial 1: quick AUC" in out
+    text = record.read_text()
+    assert "Check at the quick tier (tuning seeds [10000]" in text
+    assert "| today's config |" in text and "| trial 1 |" in text
+    assert main([*argv[:-2], "--check-tier", "nope"]) == 1  # refused before the study
+    assert "unknown protocol tier 'nope'" in capsys.readouterr().err

@@ -224,5 +224,13 @@ def _tune_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "--write-presets", action="store_true", help="write the best params as tuned presets"
     )
     tune.add_argument("--presets", help="tuned presets file (default: the packaged one)")
+    tune.add_argument(
+        "--check-top", type=_positive, metavar="K",
+        help="then re-run today's config and the K best trials at --check-tier",
+    )  # fmt: skip
+    tune.add_argument("--check-tier", default="standard", help="tier of the check")
+    tune.add_argument(
+        "--check-seeds", type=_positive, metavar="N", help="tuning seeds of the check (--seeds)"
+    )
     tune.add_argument("--record", metavar="FILE.md", help="append the study's record here")
     _threads_option(tune)

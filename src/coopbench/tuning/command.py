@@ -11,8 +11,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from coopbench.harness.protocol import get_protocol
 from coopbench.harness.sweep import RunsProgress
-from coopbench.tuning.study import TuneResult, TuneSpec, counted_trials, storage_path, tune
+from coopbench.tuning.check import CheckRow, check_top, check_winner
+from coopbench.tuning.study import (
+    TuneResult,
+    TuneSpec,
+    counted_trials,
+    storage_path,
+    tune,
+    tuning_seeds,
+)
 
 DEFAULT_TUNE_DB = "coopbench-tune.db"  # tuning runs stay out of the leaderboard's store
 
@@ -53,6 +62,28 @@ def record_markdown(spec: TuneSpec, result: TuneResult) -> str:
         value = "failed" if t.value is None else f"{t.value:.3f}"
         cells = " | ".join(_value(t.params.get(k, "")) for k in sorted(result.params))
         lines.append(f"| {t.number} | {value} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def check_markdown(rows: list[CheckRow], tier: str, seeds: list[int]) -> str:
+    """The check's table as markdown (appended to the study's record)."""
+    winner = check_winner(rows)
+    verdict = (
+        f"{winner.label} beats today's config at the {tier} tier"
+        if winner
+        else f"no checked config beats today's config at the {tier} tier"
+    )
+    lines = [
+        "",
+        f"Check at the {tier} tier (tuning seeds {seeds}; mean over seeds and tasks): {verdict}.",
+        "",
+        f"| config | study value | {tier} AUC | {tier} final | params |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        value = "-" if r.study_value is None else f"{r.study_value:.3f}"
+        params = ", ".join(f"`{k}`={_value(v)}" for k, v in sorted(r.params.items())) or "-"
+        lines.append(f"| {r.label} | {value} | {r.auc:.3f} | {r.final:.3f} | {params} |")
     return "\n".join(lines) + "\n"
 
 
@@ -99,15 +130,15 @@ class _TrialBar(RunsProgress):
 
 
 def cmd_tune(args: argparse.Namespace, console: Console) -> int:
-    """``coopbench tune``: see ``tuning.study``."""
-    from coopbench.baselines.tuned_presets import write_tuned_presets
-
+    """``coopbench tune``: see ``tuning.study`` (and ``tuning.check`` for ``--check-top``)."""
     db = args.db or DEFAULT_TUNE_DB
     if args.write_presets and args.budget is not None:
         raise ValueError(
             f"--write-presets with --budget {args.budget}: tuned presets are per tier, so the "
             "study must run at the tier's own budget"
         )
+    if args.check_top:
+        get_protocol(args.check_tier)  # an unknown tier fails before the study
     spec = TuneSpec(
         algo=args.algo,
         tasks=tuple(args.tasks),
@@ -128,16 +159,66 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
         f"study {spec.name()!r}: {len(result.trials)} trials ({result.ran} run now) · "
         f"runs in {db} · study in {storage_path(db)}"
     )
-    if args.write_presets:
-        path = write_tuned_presets(
-            spec.algo, spec.tasks, spec.tier, result.params, result.record, args.presets
+    record = record_markdown(spec, result)
+    checked: list[CheckRow] = []
+    if args.check_top:
+        seeds = args.check_seeds or spec.seeds
+
+        def shown(row: CheckRow) -> None:
+            console.print(
+                f"check · {row.label}: {args.check_tier} AUC {row.auc:.3f}, final {row.final:.3f}"
+            )
+
+        checked = check_top(
+            spec, result.trials, db, args.check_top, args.check_tier, seeds, on_config=shown
         )
-        console.print(f"tuned presets for {', '.join(spec.tasks)} ({spec.tier}) written to {path}")
+        record += check_markdown(checked, args.check_tier, tuning_seeds(seeds))
+    if args.write_presets:
+        _write_presets(console, spec, result, checked, args)
     if args.record:
         with Path(args.record).open("a", encoding="utf-8") as fh:
-            fh.write("\n" + record_markdown(spec, result))
+            fh.write("\n" + record)
         console.print(f"study record appended to {args.record}")
     return 0
 
 
-__all__ = ["DEFAULT_TUNE_DB", "cmd_tune", "record_markdown"]
+def _write_presets(
+    console: Console,
+    spec: TuneSpec,
+    result: TuneResult,
+    checked: list[CheckRow],
+    args: argparse.Namespace,
+) -> None:
+    """Write a preset only where tuning beat today's config: the study's best at its tier
+    (over trial 0), and with a check, the check's winner at the check tier."""
+    from coopbench.baselines.tuned_presets import write_tuned_presets
+
+    tasks = ", ".join(spec.tasks)
+    default = result.record["default_value"]
+    if default is not None and result.value <= default:
+        console.print(f"no tuned preset for {tasks} ({spec.tier}): trial 0 is still the best")
+    else:
+        path = write_tuned_presets(
+            spec.algo, spec.tasks, spec.tier, result.params, result.record, args.presets
+        )
+        console.print(f"tuned presets for {tasks} ({spec.tier}) written to {path}")
+    if not checked:
+        return
+    winner = check_winner(checked)
+    if winner is None:
+        console.print(f"no tuned preset for {tasks} ({args.check_tier}): today's config held")
+        return
+    record = {
+        **result.record,
+        "checked_at": args.check_tier,
+        "check_trial": winner.trial,
+        "check_auc": round(winner.auc, 4),
+        "check_default_auc": round(checked[0].auc, 4),
+    }
+    path = write_tuned_presets(
+        spec.algo, spec.tasks, args.check_tier, winner.params, record, args.presets
+    )
+    console.print(f"tuned presets for {tasks} ({args.check_tier}) written to {path}")
+
+
+__all__ = ["DEFAULT_TUNE_DB", "check_markdown", "cmd_tune", "record_markdown"]

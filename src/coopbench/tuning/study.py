@@ -116,14 +116,19 @@ def _optuna() -> Any:
     return optuna
 
 
-def run_auc(store: Any, key: str) -> float:
-    """The leaderboard's normalised AUC of a finished run's default (else first) policy."""
+def run_scores_of(store: Any, key: str) -> Any:
+    """The leaderboard's scores (``RunScores``: ``auc``, ``final``, ...) of a finished run's
+    default (else first by name) policy."""
     from coopbench.leaderboard.scoring import run_scores
     from coopbench.results.reading import summarise
 
     scores = run_scores(summarise(store.decoded(key)))
-    policy = "default" if "default" in scores else sorted(scores)[0]
-    return scores[policy].auc
+    return scores["default" if "default" in scores else sorted(scores)[0]]
+
+
+def run_auc(store: Any, key: str) -> float:
+    """The leaderboard's normalised AUC of a finished run's default (else first) policy."""
+    return run_scores_of(store, key).auc
 
 
 def counted_trials(study: Any) -> list[Any]:
@@ -316,6 +321,7 @@ __all__ = [
     "counted_trials",
     "recover_interrupted",
     "run_auc",
+    "run_scores_of",
     "storage_path",
     "tune",
     "tuning_protocol",
