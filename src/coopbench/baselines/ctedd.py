@@ -80,7 +80,7 @@ from torch import nn
 from coopbench.algorithms.base import Algorithm, Hooks, Policy, TrainingEnv
 from coopbench.algorithms.checkpoint import load_checkpoint, save_checkpoint
 from coopbench.algorithms.comm import CommPolicyNet
-from coopbench.algorithms.networks import seed_everything, soft_update
+from coopbench.algorithms.networks import adam, seed_everything, soft_update
 from coopbench.algorithms.replay import ReplayBuffer
 from coopbench.algorithms.search_space import Param, categorical, integer, log_uniform, uniform
 from coopbench.baselines.ctedd_networks import (
@@ -180,12 +180,11 @@ class CTEDD(Algorithm):
             )
             for k in cfg.comm_dims
         }
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr, foreach=True)
-        self.sigma_opt = torch.optim.Adam(self.sigma_net.parameters(), lr=cfg.lr, foreach=True)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, foreach=True)
+        self.actor_opt = adam(self.actor.parameters(), device, lr=cfg.lr)
+        self.sigma_opt = adam(self.sigma_net.parameters(), device, lr=cfg.lr)
+        self.critic_opt = adam(self.critic.parameters(), device, lr=cfg.lr)
         self.student_opts = {
-            k: torch.optim.Adam(net.parameters(), lr=cfg.distill_lr, foreach=True)
-            for k, net in self.students.items()
+            k: adam(net.parameters(), device, lr=cfg.distill_lr) for k, net in self.students.items()
         }
         self.buffer = ReplayBuffer(
             cfg.buffer_size,

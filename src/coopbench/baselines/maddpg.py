@@ -46,7 +46,7 @@ from coopbench.algorithms.checkpoint import load_checkpoint, save_checkpoint
 from coopbench.algorithms.comm import CommPolicyNet
 from coopbench.algorithms.critics import CentralCritics, clip_grad_norm_per_agent
 from coopbench.algorithms.gumbel import gumbel_softmax
-from coopbench.algorithms.networks import seed_everything, soft_update
+from coopbench.algorithms.networks import adam, seed_everything, soft_update
 from coopbench.algorithms.replay import ReplayBuffer
 from coopbench.algorithms.search_space import Param, categorical, integer, log_uniform, uniform
 from coopbench.envs import TaskSpec
@@ -122,8 +122,8 @@ class MADDPG(Algorithm):
         self.critic = CentralCritics(n, context, a, c.critic_hidden).to(device)
         self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=c.critic_lr)
+        self.actor_opt = adam(self.actor.parameters(), device, lr=c.actor_lr)
+        self.critic_opt = adam(self.critic.parameters(), device, lr=c.critic_lr)
         self.gen = torch.Generator(device).manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.updates = 0

@@ -23,7 +23,7 @@ import torch
 from coopbench.algorithms.base import Algorithm, Hooks, Policy, TrainingEnv
 from coopbench.algorithms.checkpoint import load_checkpoint, save_checkpoint
 from coopbench.algorithms.mutual import BatchedMLP, mutual_q_loss, omega
-from coopbench.algorithms.networks import agent_one_hot, seed_everything
+from coopbench.algorithms.networks import adam, agent_one_hot, seed_everything
 from coopbench.algorithms.replay import ReplayBuffer
 from coopbench.algorithms.search_space import Param, categorical, integer, log_uniform, uniform
 
@@ -118,7 +118,7 @@ class MutualQ(Algorithm):
         self.q = BatchedMLP(config.m, sizes, gen).to(device)
         self.target = BatchedMLP(config.m, sizes, gen).to(device)
         self.target.load_state_dict(self.q.state_dict())
-        self.opt = torch.optim.Adam(self.q.parameters(), lr=config.lr)
+        self.opt = adam(self.q.parameters(), device, lr=config.lr)
         self.rng = np.random.default_rng(seed)
         self.eps, self.updates = config.eps_start, 0
         self.policy = GreedyQ1(self.q, spec.n_agents, device)
