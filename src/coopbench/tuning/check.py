@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from coopbench.harness.protocol import get_protocol
 from coopbench.harness.sweep import run_sweep
 from coopbench.tuning.study import TuneSpec, run_scores_of, tuning_protocol, tuning_seeds
 from coopbench.validation import check_int
@@ -69,8 +68,7 @@ def check_top(
     from coopbench.results.store import Store
 
     check_int(top, "check-top")
-    get_protocol(tier)  # an unknown tier fails before any run
-    protocol = tuning_protocol(tier, budget)
+    protocol = tuning_protocol(tier, budget)  # an unknown tier fails before any run
     run_seeds = tuning_seeds(seeds if seeds is not None else spec.seeds)
     runs = len(spec.tasks) * len(run_seeds)
     rows = []

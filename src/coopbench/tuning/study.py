@@ -126,11 +126,6 @@ def run_scores_of(store: Any, key: str) -> Any:
     return scores["default" if "default" in scores else sorted(scores)[0]]
 
 
-def run_auc(store: Any, key: str) -> float:
-    """The leaderboard's normalised AUC of a finished run's default (else first) policy."""
-    return run_scores_of(store, key).auc
-
-
 def counted_trials(study: Any) -> list[Any]:
     """Finished trials that count toward the budget (interrupted ones do not)."""
     optuna = _optuna()
@@ -221,7 +216,7 @@ def _objective(
             trial.set_user_attr("error", f"{failed[0]['task']}: {failed[0]['error']}"[:500])
             raise TrialRunsFailed(failed[0]["error"])
         with Store(db_path) as store:
-            aucs = {o["key"]: run_auc(store, o["key"]) for o in outcomes}
+            aucs = {o["key"]: run_scores_of(store, o["key"]).auc for o in outcomes}
         per_task = {
             task: sum(aucs[o["key"]] for o in outcomes if o["task"] == task) / len(seeds)
             for task in spec.tasks
@@ -320,7 +315,6 @@ __all__ = [
     "TuneSpec",
     "counted_trials",
     "recover_interrupted",
-    "run_auc",
     "run_scores_of",
     "storage_path",
     "tune",
