@@ -32,8 +32,8 @@ def _importable(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
 
 
-def spec(trials: int, **kw) -> tuning.TuneSpec:
-    return tuning.TuneSpec(ALGO, ("spread",), trials=trials, seeds=1, budget=60, **kw)
+def spec(trials: int, seeds: int = 1, **kw) -> tuning.TuneSpec:
+    return tuning.TuneSpec(ALGO, ("spread",), trials=trials, seeds=seeds, budget=60, **kw)
 
 
 def open_study(db: Path, name: str):
@@ -107,6 +107,17 @@ def test_ctrl_c_requeues_the_trial(tmp_path, monkeypatch):
     assert done.ran == 1 and len(done.trials) == 1
     assert done.trials[0].params == {"epsilon": 0.5, "greedy": True}
     assert done.trials[0].user_attrs["requeued_from"] == 0
+
+
+def test_parallel_trials_run_the_enqueued_config_once(tmp_path):
+    # two trials at a time (4 workers, two runs per trial): today's config, enqueued as
+    # trial 0, must run once, not in both threads at once (Optuna's SQLite race)
+    db = tmp_path / "tune.db"
+    done = tuning.tune(spec(6, seeds=2, workers=4), str(db))
+    assert [t.state for t in done.trials] == [optuna.trial.TrialState.COMPLETE] * 6
+    assert done.trials[0].user_attrs.get("default_config")
+    with Store(db) as store:
+        assert len(store.metas()) == 2 * len({json.dumps(t.params) for t in done.trials})
 
 
 def test_a_study_resumed_with_another_objective_is_refused(tmp_path):

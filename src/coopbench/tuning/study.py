@@ -285,14 +285,17 @@ def tune(
         ray.init(ignore_reinit_error=True)  # once, before the trial threads share it
     todo = max(0, spec.trials - len(counted_trials(study)))
     callbacks = [on_trial] if on_trial is not None else []
-    if todo:
-        study.optimize(
-            _objective(spec, db_path, space, sweep_workers),
-            n_trials=todo,
-            n_jobs=min(parallel, todo),
-            catch=(TrialRunsFailed,),
-            callbacks=callbacks,
-        )
+    objective = _objective(spec, db_path, space, sweep_workers)
+    # Enqueued trials (today's config, requeued ones) first and one at a time: Optuna's
+    # threads can pop the same waiting trial on SQLite, running it twice at once.
+    queued = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+    waiting = min(todo, len(queued))
+    for n_trials, n_jobs in ((waiting, 1), (todo - waiting, min(parallel, todo - waiting))):
+        if n_trials:
+            study.optimize(
+                objective, n_trials=n_trials, n_jobs=n_jobs, catch=(TrialRunsFailed,),
+                callbacks=callbacks,
+            )  # fmt: skip
     counted = counted_trials(study)
     if not any(t.value is not None for t in counted):
         raise ValueError(f"study {spec.name()!r}: no trial finished; see the failed trials")
