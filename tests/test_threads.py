@@ -91,6 +91,26 @@ def test_submission_records_threads_and_provenance(tmp_path, two_threads):
     assert isinstance(prov["git_dirty"], bool) == (doc["git_commit"] is not None)
 
 
+def test_a_source_tree_never_installed_still_stores_its_runs(tmp_path, monkeypatch):
+    # no coopbench distribution (PYTHONPATH=src): the run must not train and then fail
+    # validation at the end for want of a version string
+    from coopbench.harness import metadata
+
+    real = metadata.metadata.version
+
+    def version(package):
+        if package == "coopbench":
+            raise metadata.metadata.PackageNotFoundError(package)
+        return real(package)
+
+    monkeypatch.setattr(metadata.metadata, "version", version)
+    monkeypatch.setattr(metadata, "__version__", "0+unknown", raising=False)  # __init__ fallback
+    with Store(tmp_path / "r.db") as store:
+        run_experiment("spread", "random", 0, TINY, sink=store)
+        (doc,) = store.submissions()
+    assert doc["coopbench_version"] == doc["provenance"]["coopbench_version"] == "0+unknown"
+
+
 def test_builtin_records_no_source_hash_and_keeps_its_run_key():
     result = run_experiment("spread", "random", 0, TINY)
     assert result.meta["provenance"]["algorithm_source_sha256"] is None

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from coopbench import __version__
 from coopbench.algorithms.base import Algorithm
 from coopbench.algorithms.registry import BUILTIN
 from coopbench.envs import TaskSpec
@@ -90,7 +91,7 @@ def provenance(algo: str, cls: type[Algorithm], threads: int | None = None) -> d
     and dirty flag of its checkout, the sha256 of a user algorithm's source file (None for
     coopbench's own: the commit covers it), the platform and the thread settings in force."""
     return {
-        "coopbench_version": _version("coopbench"),
+        "coopbench_version": __version__,
         "git_commit": _git_commit(),
         "git_dirty": _git_dirty(),
         "algorithm_source_sha256": algorithm_source_sha256(cls),
@@ -161,7 +162,7 @@ def run_metadata(
     records the thread settings in force now and the policy's count ``threads``."""
     cfg = config_dict(config)
     return {
-        "coopbench_version": _version("coopbench"),
+        "coopbench_version": __version__,
         "task": {"id": spec.task_id, "version": spec.version, "kwargs": dict(spec.kwargs)},
         "algorithm": {
             "name": algo if algo in BUILTIN else (cls.name or cls.__name__),

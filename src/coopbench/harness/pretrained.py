@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from coopbench import __version__
 from coopbench.envs import TaskSpec, make_batched
 from coopbench.harness import metadata as md
 from coopbench.harness.evaluate import evaluate_policy
@@ -145,7 +146,7 @@ def _metadata(
         for name, p in policies.items()
     }
     return {
-        "coopbench_version": md._version("coopbench") or "unknown",
+        "coopbench_version": __version__,
         "task": {"id": spec.task_id, "version": spec.version, "kwargs": dict(spec.kwargs)},
         "algorithm": {
             "name": "pretrained",
@@ -164,7 +165,7 @@ def _metadata(
         "hardware": md._hardware("cpu"),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "provenance": {
-            "coopbench_version": md._version("coopbench"),
+            "coopbench_version": __version__,
             "git_commit": md._git_commit(),
             "git_dirty": md._git_dirty(),
             "policy_source_sha256": source,
