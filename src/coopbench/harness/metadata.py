@@ -175,7 +175,8 @@ def run_metadata(
         "protocol": protocol.as_dict(),
         "versions": {
             "python": platform.python_version(),
-            **{p: _version(p) for p in ("numpy", "torch", "pettingzoo", "coopbench")},
+            **{p: _version(p) for p in ("numpy", "torch", "pettingzoo")},
+            "coopbench": __version__,
             # an adapter's library (e.g. benchmarl, torchrl, tensordict for benchmarl:<name>)
             **{p: _version(p) for p in getattr(cls, "library_packages", ())},
         },

@@ -159,7 +159,8 @@ def _metadata(
         "protocol": {"kind": KIND, **protocol.as_dict()},
         "versions": {
             "python": platform.python_version(),
-            **{p: md._version(p) for p in ("numpy", "torch", "pettingzoo", "coopbench")},
+            **{p: md._version(p) for p in ("numpy", "torch", "pettingzoo")},
+            "coopbench": __version__,
         },
         "git_commit": md._git_commit(),
         "hardware": md._hardware("cpu"),

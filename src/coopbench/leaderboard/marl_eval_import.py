@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from coopbench import __version__
 from coopbench.envs import make_batched
 from coopbench.harness.protocol import PROTOCOLS
 from coopbench.leaderboard.marl_eval import METRIC
@@ -239,11 +240,9 @@ def from_marl_eval(
 ) -> list[dict[str, Any]]:
     """Submissions (schema version 2, not yet validated: ``Store.import_submissions`` does)
     for every run of a parsed marl-eval document (see the module docstring)."""
-    from coopbench.harness.metadata import _version
-
     if returns not in RETURNS:
         raise ValueError(f"returns must be one of {list(RETURNS)}, got {returns!r}")
-    version = _version("coopbench") or "unknown"
+    version = __version__
     out = []
     for env, tasks in _obj(doc, source).items():
         for task, algos in _obj(tasks, f"{source}: {env}").items():
