@@ -221,7 +221,9 @@ def _tune_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "the study is kept beside it in <store>.optuna.db"
     )  # fmt: skip
     tune.add_argument(
-        "--write-presets", action="store_true", help="write the best params as tuned presets"
+        "--write-presets",
+        action="store_true",
+        help="write the winner as a tuned preset where it holds on the hold-out seeds",
     )
     tune.add_argument("--presets", help="tuned presets file (default: the packaged one)")
     tune.add_argument(
@@ -232,5 +234,10 @@ def _tune_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     tune.add_argument(
         "--check-seeds", type=_positive, metavar="N", help="tuning seeds of the check (--seeds)"
     )
+    tune.add_argument(
+        "--holdout-seeds", type=_positive, metavar="N",
+        help="re-run the winner and today's config on the leaderboard's seeds 0..N-1; "
+        "a preset is written only if the AUC gain holds there (default 5 with --write-presets)",
+    )  # fmt: skip
     tune.add_argument("--record", metavar="FILE.md", help="append the study's record here")
     _threads_option(tune)

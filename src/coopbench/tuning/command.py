@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from rich.table import Table
 from coopbench.harness.protocol import get_protocol
 from coopbench.harness.sweep import RunsProgress
 from coopbench.tuning.check import CheckRow, check_top, check_winner
+from coopbench.tuning.confirm import confirm, confirm_markdown
 from coopbench.tuning.study import (
     TuneResult,
     TuneSpec,
@@ -24,6 +26,7 @@ from coopbench.tuning.study import (
 )
 
 DEFAULT_TUNE_DB = "coopbench-tune.db"  # tuning runs stay out of the leaderboard's store
+HOLDOUT_SEEDS = 5  # the leaderboard's seeds 0-4 (``bench --seeds 5``)
 
 
 def _value(value: Any) -> str:
@@ -173,8 +176,22 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
             spec, result.trials, db, args.check_top, args.check_tier, seeds, on_config=shown
         )
         record += check_markdown(checked, args.check_tier, tuning_seeds(seeds))
-    if args.write_presets:
-        _write_presets(console, spec, result, checked, args)
+    holdout_seeds = args.holdout_seeds or (HOLDOUT_SEEDS if args.write_presets else None)
+    winner = _winner(spec, result, checked, args.check_tier)
+    holdout = None
+    if winner is None:
+        console.print(f"no tuned config for {', '.join(spec.tasks)}: today's config held")
+    elif holdout_seeds:
+        holdout = confirm(spec, winner.params, db, winner.tier, holdout_seeds, winner.budget)
+        verdict = "holds" if holdout.held else "does not hold"
+        console.print(f"hold-out · {holdout.summary()} · the gain {verdict}")
+        record += confirm_markdown(holdout)
+    if args.write_presets and winner is not None and holdout is not None:
+        if holdout.held:
+            entry = {**winner.record, "holdout": holdout.summary()}
+            _write_preset(console, spec, winner, entry, args.presets)
+        else:
+            console.print(f"no tuned preset for {', '.join(spec.tasks)}: the gain did not hold")
     if args.record:
         with Path(args.record).open("a", encoding="utf-8") as fh:
             fh.write("\n" + record)
@@ -182,43 +199,47 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _write_presets(
-    console: Console,
-    spec: TuneSpec,
-    result: TuneResult,
-    checked: list[CheckRow],
-    args: argparse.Namespace,
+@dataclass(frozen=True)
+class _Winner:
+    """The config tuning found better than today's, the tier it won at and its record."""
+
+    tier: str
+    params: dict[str, Any]
+    record: dict[str, Any]
+    budget: int | None = None  # the study's --budget when it won in the study itself
+
+
+def _winner(
+    spec: TuneSpec, result: TuneResult, checked: list[CheckRow], check_tier: str
+) -> _Winner | None:
+    """After a check, the check's winner at the check tier; without one, the study's best at
+    its tier when it beat trial 0 (today's config)."""
+    if checked:
+        best = check_winner(checked)
+        if best is None:
+            return None
+        record = {
+            **result.record,
+            "checked_at": check_tier,
+            "check_trial": best.trial,
+            "check_auc": round(best.auc, 4),
+            "check_default_auc": round(checked[0].auc, 4),
+        }
+        return _Winner(check_tier, best.params, record)
+    default = result.record["default_value"]
+    if default is not None and result.value <= default:
+        return None
+    return _Winner(spec.tier, result.params, dict(result.record), spec.budget)
+
+
+def _write_preset(
+    console: Console, spec: TuneSpec, winner: _Winner, record: dict[str, Any], presets: str | None
 ) -> None:
-    """Write a preset only where tuning beat today's config: the study's best at its tier
-    (over trial 0), and with a check, the check's winner at the check tier."""
     from coopbench.baselines.tuned_presets import write_tuned_presets
 
     tasks = ", ".join(spec.tasks)
-    default = result.record["default_value"]
-    if default is not None and result.value <= default:
-        console.print(f"no tuned preset for {tasks} ({spec.tier}): trial 0 is still the best")
-    else:
-        path = write_tuned_presets(
-            spec.algo, spec.tasks, spec.tier, result.params, result.record, args.presets
-        )
-        console.print(f"tuned presets for {tasks} ({spec.tier}) written to {path}")
-    if not checked:
-        return
-    winner = check_winner(checked)
-    if winner is None:
-        console.print(f"no tuned preset for {tasks} ({args.check_tier}): today's config held")
-        return
-    record = {
-        **result.record,
-        "checked_at": args.check_tier,
-        "check_trial": winner.trial,
-        "check_auc": round(winner.auc, 4),
-        "check_default_auc": round(checked[0].auc, 4),
-    }
-    path = write_tuned_presets(
-        spec.algo, spec.tasks, args.check_tier, winner.params, record, args.presets
-    )
-    console.print(f"tuned presets for {tasks} ({args.check_tier}) written to {path}")
+    path = write_tuned_presets(spec.algo, spec.tasks, winner.tier, winner.params, record, presets)
+    console.print(f"tuned presets for {tasks} ({winner.tier}) written to {path}")
 
 
 __all__ = ["DEFAULT_TUNE_DB", "check_markdown", "cmd_tune", "record_markdown"]
