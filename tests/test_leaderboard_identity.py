@@ -103,3 +103,28 @@ def test_store_and_documents_give_the_same_board(tmp_path):
     assert render_markdown(from_store) == render_markdown(from_docs)
     for a, b in zip(from_store.entries, from_docs.entries, strict=True):
         assert (a.display, a.final, a.auc, a.absolute) == (b.display, b.final, b.auc, b.absolute)
+
+
+def test_every_committed_run_keeps_its_identity_under_todays_code():
+    """A config field added after a run was made must leave that run's recorded config (hence
+    its config hash and run key) as it was, or ``coopbench bench`` with the same settings no
+    longer finds the committed run and the board splits one config into two entries: fields
+    added later are declared ``omit_at_default`` (``harness.config.config_dict``)."""
+    import gzip
+    from pathlib import Path
+
+    from coopbench.algorithms.registry import get_algorithm
+    from coopbench.harness.config import config_dict
+
+    root = Path(__file__).resolve().parents[1] / "results"
+    changed = set()
+    for file in sorted(root.rglob("*.json.gz")):
+        for sub in json.loads(gzip.decompress(file.read_bytes())):
+            algo = sub["algorithm"]
+            cls = get_algorithm(algo["path"])
+            values = {k: tuple(v) if isinstance(v, list) else v for k, v in algo["config"].items()}
+            today = config_dict(cls.Config(**values))
+            if today != algo["config"]:
+                diff = sorted(set(today) ^ set(algo["config"]))
+                changed.add((file.name, algo["name"], tuple(diff)))
+    assert not changed, f"recorded configs that today's code records differently: {changed}"
