@@ -68,6 +68,14 @@ def test_two_trials_stored_then_resumed_to_three(tmp_path):
     assert more.record["trials"] == 3 and more.record["env_steps"] == 3 * 60
 
 
+def test_a_study_resumed_in_its_random_start_draws_new_configs(tmp_path):
+    db = tmp_path / "tune.db"
+    tuning.tune(spec(2), str(db))  # trial 0 today's config, trial 1 the first random draw
+    resumed = tuning.tune(spec(12), str(db))  # 12 trials: 3 random start-up trials
+    params = [json.dumps(t.params, sort_keys=True) for t in resumed.trials]
+    assert len(set(params)) == 12  # none evaluated twice (resuming used to replay trial 1)
+
+
 def test_a_trial_left_running_is_requeued_and_its_finished_runs_not_redone(tmp_path):
     db = tmp_path / "tune.db"
     tuning.tune(spec(1), str(db))

@@ -167,15 +167,14 @@ def _default_params(cls: type, spec: TuneSpec, space: Sequence[Any]) -> dict[str
 def _open_study(spec: TuneSpec, db_path: str | Path, cls: type, space: Sequence[Any]) -> Any:
     optuna = _optuna()
     storage = optuna.storages.RDBStorage(f"sqlite:///{storage_path(db_path).resolve()}")
-    sampler = optuna.samplers.TPESampler(
-        seed=spec.sampler_seed, n_startup_trials=min(10, max(2, spec.trials // 4))
-    )
     study = optuna.create_study(
-        study_name=spec.name(),
-        storage=storage,
-        sampler=sampler,
-        direction="maximize",
-        load_if_exists=True,
+        study_name=spec.name(), storage=storage, direction="maximize", load_if_exists=True
+    )
+    # A resumed study draws from a stream of its own: reseeded with the sampler seed alone,
+    # it would replay its first random start-up draws and evaluate those configs again.
+    study.sampler = optuna.samplers.TPESampler(
+        seed=spec.sampler_seed + len(study.get_trials(deepcopy=False)),
+        n_startup_trials=min(10, max(2, spec.trials // 4)),
     )
     stored = study.user_attrs.get("spec")
     if stored is None:
