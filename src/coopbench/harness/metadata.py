@@ -37,6 +37,11 @@ def _sha256(obj: Any) -> str:
     return hashlib.sha256(_canonical(obj).encode()).hexdigest()
 
 
+def config_hash(config: Any) -> str:
+    """The ``config_hash`` a run with this config records: sha256 of ``config_dict``."""
+    return _sha256(config_dict(config))
+
+
 def algorithm_path(name_or_path: str, cls: type[Algorithm]) -> str:
     """The ``module:Class`` path that identifies an algorithm in results."""
     return BUILTIN.get(name_or_path, f"{cls.__module__}:{cls.__qualname__}")
@@ -168,7 +173,7 @@ def run_metadata(
             "name": algo if algo in BUILTIN else (cls.name or cls.__name__),
             "path": algorithm_path(algo, cls),
             "config": cfg,
-            "config_hash": _sha256(cfg),
+            "config_hash": config_hash(config),
         },
         "policies": policy_entries(cls, config, policies or {}),
         "seed": int(seed),

@@ -38,6 +38,7 @@ from coopbench.leaderboard.markdown import (
     steps_text,
     unranked_values,
 )
+from coopbench.leaderboard.presets import TUNING_NOTE
 from coopbench.leaderboard.scoring import Leaderboard
 from coopbench.leaderboard.site import figures
 from coopbench.leaderboard.site.model import (
@@ -151,7 +152,12 @@ def write_html(
         (out / name).write_bytes((static / name).read_bytes())
     pages, stems = site_structure(board)
     env = _environment()
-    common = {"note": SCORE_NOTE, "threshold": f"{board.threshold:g}", "pages": pages}
+    common = {
+        "note": SCORE_NOTE,
+        "tuning_note": TUNING_NOTE,
+        "threshold": f"{board.threshold:g}",
+        "pages": pages,
+    }
 
     def render(template: str, path: str, root: str, **context: Any) -> None:
         text = env.get_template(template).render(root=root, **common, **context)

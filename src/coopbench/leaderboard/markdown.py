@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from coopbench.leaderboard.presets import TUNED_FLAG, TUNING_NOTE, runs_tuned_preset
 from coopbench.leaderboard.scoring import DEFAULT_THRESHOLD, Entry, Leaderboard, aggregate
 from coopbench.stats import Interval
 
@@ -60,6 +61,8 @@ def flags_text(entry: Entry) -> str:
         flags.append("centralised (reads the global state)")
     if entry.privileged:
         flags.append("privileged (uses global state)")
+    if runs_tuned_preset(entry):
+        flags.append(TUNED_FLAG)
     return ", ".join(flags) or "-"
 
 
@@ -153,6 +156,8 @@ def render_markdown(
         "# coopbench leaderboard",
         "",
         SCORE_NOTE,
+        "",
+        TUNING_NOTE,
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
