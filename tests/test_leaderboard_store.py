@@ -255,6 +255,39 @@ _WRITER = textwrap.dedent(
 )
 
 
+def test_a_store_created_by_another_process_midway_through_opening_is_not_foreign(
+    tmp_path, monkeypatch
+):
+    """Opening a new file while another process creates the store in it: the id, version and
+    tables are read in one transaction, so the opener never sees the tables without the id
+    (it used to call the file "a foreign SQLite database", a flaky concurrent-writers test)."""
+    import threading
+
+    from coopbench.results import store as store_module
+
+    db = str(tmp_path / "new.db")
+    connect, started = sqlite3.connect, []
+
+    class Interleaved(sqlite3.Connection):
+        def execute(self, sql, *args):  # the other process initialises after the first read
+            out = super().execute(sql, *args)
+            if sql == "PRAGMA application_id" and not started:
+                other = threading.Thread(target=lambda: Store(db).close())
+                started.append(other)
+                other.start()
+                other.join(timeout=1.0)  # done at once unless this read holds the file
+            return out
+
+    def first_interleaved(*args, **kw):
+        return connect(*args, **kw, **({} if started else {"factory": Interleaved}))
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", first_interleaved)
+    with Store(db) as store:
+        assert store.metas() == {}
+    started[0].join(timeout=30)
+    assert not started[0].is_alive()
+
+
 def test_concurrent_writers(tmp_path):
     db = str(tmp_path / "shared.db")
     script = _WRITER.format(tests=os.path.dirname(__file__), db=db)

@@ -172,11 +172,21 @@ class Store(Reader):
             raise
 
     def _layout(self, conn: sqlite3.Connection) -> tuple[int, int, list[str]]:
-        app = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = sorted(
-            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        )
+        """Application id, layout version and tables, read in one transaction: read one by
+        one, another process's initialisation could land in between (tables without the id:
+        taken for a foreign file)."""
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")
+        try:
+            app = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = sorted(
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            )
+        finally:
+            if own:
+                conn.execute("COMMIT")
         return app, version, tables
 
     def _initialise(self) -> None:
