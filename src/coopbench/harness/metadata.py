@@ -173,7 +173,7 @@ def run_metadata(
             "name": algo if algo in BUILTIN else (cls.name or cls.__name__),
             "path": algorithm_path(algo, cls),
             "config": cfg,
-            "config_hash": config_hash(config),
+            "config_hash": _sha256(cfg),
         },
         "policies": policy_entries(cls, config, policies or {}),
         "seed": int(seed),

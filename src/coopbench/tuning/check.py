@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from coopbench.harness.protocol import TierProtocol
 from coopbench.harness.sweep import run_sweep
 from coopbench.tuning.study import TuneSpec, run_scores_of, tuning_protocol, tuning_seeds
 from coopbench.validation import check_int
@@ -52,6 +53,31 @@ def candidates(trials: Sequence[Any], top: int) -> list[tuple[int | None, dict, 
     return out
 
 
+def run_config(
+    spec: TuneSpec,
+    seeds: list[int],
+    tier: str | TierProtocol,
+    db_path: str,
+    overrides: dict[str, Any],
+    what: str,
+    budget: int | None = None,
+) -> list[dict[str, Any]]:
+    """Run (or find in the store) one config of ``spec`` on every task × seed, at most
+    ``spec.workers`` at a time; the sweep's outcomes. ``ValueError`` naming ``what`` and the
+    first failed run otherwise."""
+    runs = len(spec.tasks) * len(seeds)
+    outcomes = run_sweep(
+        spec.tasks, [spec.algo], seeds, tier, db_path, min(spec.workers, runs), spec.backend,
+        progress=False, budget=budget, overrides=overrides, threads=spec.threads,
+    )  # fmt: skip
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    if failed:
+        raise ValueError(
+            f"{what}: {failed[0]['task']} seed {failed[0]['seed']} failed: {failed[0]['error']}"
+        )
+    return outcomes
+
+
 def check_top(
     spec: TuneSpec,
     trials: Sequence[Any],
@@ -70,19 +96,10 @@ def check_top(
     check_int(top, "check-top")
     protocol = tuning_protocol(tier, budget)  # an unknown tier fails before any run
     run_seeds = tuning_seeds(seeds if seeds is not None else spec.seeds)
-    runs = len(spec.tasks) * len(run_seeds)
     rows = []
     for trial, params, value in candidates(trials, top):
-        outcomes = run_sweep(
-            spec.tasks, [spec.algo], run_seeds, protocol, db_path, min(spec.workers, runs),
-            spec.backend, progress=False, overrides=params, threads=spec.threads,
-        )  # fmt: skip
-        failed = [o for o in outcomes if o["status"] == "failed"]
-        if failed:
-            raise ValueError(
-                f"check of {'today' if trial is None else f'trial {trial}'} at {tier}: "
-                f"{failed[0]['task']} seed {failed[0]['seed']} failed: {failed[0]['error']}"
-            )
+        what = f"check of {'today' if trial is None else f'trial {trial}'} at {tier}"
+        outcomes = run_config(spec, run_seeds, protocol, db_path, params, what)
         with Store(db_path) as store:
             scores = [run_scores_of(store, o["key"]) for o in outcomes]
         row = CheckRow(
@@ -105,4 +122,4 @@ def check_winner(rows: Sequence[CheckRow]) -> CheckRow | None:
     return best if best is not None and best.auc > today.auc else None
 
 
-__all__ = ["CheckRow", "candidates", "check_top", "check_winner"]
+__all__ = ["CheckRow", "candidates", "check_top", "check_winner", "run_config"]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from coopbench import stats
-from coopbench.harness.sweep import run_sweep
+from coopbench.tuning.check import run_config
 from coopbench.tuning.study import TuneSpec, run_scores_of
 from coopbench.validation import check_int
 
@@ -67,18 +67,9 @@ def _scores(
     """Run (or find in the store) one config on every task × seed; metric → ``[seeds, tasks]``."""
     from coopbench.results.store import Store
 
-    runs = len(spec.tasks) * len(seeds)
-    outcomes = run_sweep(
-        spec.tasks, [spec.algo], seeds, tier, db_path, min(spec.workers, runs), spec.backend,
-        progress=False, budget=budget, overrides=overrides, threads=spec.threads,
-    )  # fmt: skip
-    failed = [o for o in outcomes if o["status"] == "failed"]
-    if failed:
-        which = "today's config" if not overrides else "the tuned config"
-        raise ValueError(
-            f"hold-out of {which} at {tier}: {failed[0]['task']} seed {failed[0]['seed']} "
-            f"failed: {failed[0]['error']}"
-        )
+    which = "today's config" if not overrides else "the tuned config"
+    outcomes = run_config(spec, seeds, tier, db_path, overrides, f"hold-out of {which} at {tier}",
+                          budget)  # fmt: skip
     by_run = {(o["seed"], o["task"]): o["key"] for o in outcomes}
     keys = tuple(by_run[(seed, task)] for seed in seeds for task in spec.tasks)
     with Store(db_path) as store:
