@@ -11,6 +11,7 @@ from coopbench.harness.config import build_config, config_dict
 from coopbench.harness.metadata import config_hash
 from coopbench.leaderboard import aggregate, render_markdown
 from coopbench.leaderboard.presets import TUNING_NOTE, runs_tuned_preset
+from coopbench.leaderboard.suites import suite_board
 from leaderboard_fakes import fake_submission
 
 
@@ -47,3 +48,33 @@ def test_only_entries_on_todays_tuned_preset_are_flagged(tmp_path, monkeypatch):
 
     tuned_presets.write_tuned_presets("mappo", ["cn-v1"], "quick", {"lr": 5e-4}, {"study": "t"})
     assert not any(runs_tuned_preset(e) for e in board.entries)  # a newer preset: not today's
+
+
+def test_todays_config_keeps_the_plain_name_and_its_suite_row(tmp_path, monkeypatch):
+    """A store holding a baseline's runs of an older preset next to today's (a user who
+    re-ran ``bench`` after a tuned preset was written): today's config is shown as the plain
+    label and ranked on the suite; the older one is told apart by what differs."""
+    monkeypatch.setattr(tuned_presets, "PRESETS_FILE", tmp_path / "tuned.json")
+    mappo, path = get_algorithm("mappo"), "coopbench.baselines.mappo:MAPPO"
+    hand = {t: build_config(mappo, t, "quick", {}) for t in ("cn-v1", "cn-v2", "pf", "pp")}
+    tuned_presets.write_tuned_presets("mappo", ["cn-v1"], "quick", {"lr": 1e-3}, {"study": "s"})
+    tuned = build_config(mappo, "cn-v1", "quick", {})
+    older = f"MAPPO (lr={hand['cn-v1'].lr:g})"
+
+    def sub(key: str, task: str, config, seed: int) -> dict:
+        return _as(fake_submission(key, task=task, name="MAPPO", seed=seed), path, config)
+
+    runs = [sub(f"{t}-{s}", t, hand[t], s) for t in hand for s in range(2)]
+    runs += [sub(f"tuned-{s}", "cn-v1", tuned, s) for s in range(2)]
+    board = aggregate(runs)
+    shown = {(e.task, e.config_hash): e.display for e in board.entries}
+    assert shown[("cn-v1", config_hash(tuned))] == "MAPPO"
+    assert shown[("cn-v1", config_hash(hand["cn-v1"]))] == older
+    (suite,) = suite_board(board, "ctedd", reps=20)
+    (row,) = suite.rows
+    assert row.label == "MAPPO" and row.entries["cn-v1"].config_hash == config_hash(tuned)
+    assert [e.label for e in suite.incomplete] == [older]
+
+    user = [_as(r, "tests.fake:Mine", tuned) for r in runs[-2:]]  # not a built-in: no today
+    names = {e.display for e in aggregate([*runs, *user]).entries if e.task == "cn-v1"}
+    assert names == {"MAPPO", older, "MAPPO [other: tests.fake:Mine]"}

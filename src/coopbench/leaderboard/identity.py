@@ -6,7 +6,10 @@ eval_seed), policy label, algorithm path and config hash. The protocol ``kind`` 
 evaluation-only and external-protocol runs apart from runs trained under a tier (never
 pooled or ranked with them). Entries that end up with the same
 label on one board are told apart by a short suffix naming what differs (config keys first,
-then protocol fields and task keywords), e.g. ``MAPPO (lr=0.0003)``; a label used by a
+then protocol fields and task keywords), e.g. ``MAPPO (lr=0.0003)``, except that the one
+entry of such a group running today's ``coopbench bench`` config of its built-in baseline keeps
+the plain label (a store that also holds runs of an older preset still ranks today's ``MAPPO``
+on the suites); a label used by a
 *different* algorithm than the label's main one (the built-in ``coopbench.`` algorithm, else
 the one with most runs) is marked ``MAPPO [other: mypkg.algos:MAPPO]``.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 __all__ = ["MAX_KEYS", "EntryKey", "entry_key", "names", "protocol_dict"]
@@ -105,10 +108,14 @@ def _suffix(key: EntryKey, config: dict[str, Any], others: Sequence[tuple[EntryK
 
 
 def names(
-    keys: Sequence[EntryKey], configs: dict[EntryKey, dict[str, Any]], runs: dict[EntryKey, int]
+    keys: Sequence[EntryKey],
+    configs: dict[EntryKey, dict[str, Any]],
+    runs: dict[EntryKey, int],
+    todays: Callable[[EntryKey], bool] | None = None,
 ) -> dict[EntryKey, tuple[str, bool]]:
     """``{key: (display, foreign)}`` for every entry of one board (see the module docstring);
-    ``runs[key]`` is how many runs the entry pools, ``configs[key]`` its algorithm config."""
+    ``runs[key]`` is how many runs the entry pools, ``configs[key]`` its algorithm config,
+    ``todays(key)`` whether it runs today's ``bench`` config (asked only of clashing keys)."""
     paths: dict[str, Counter[str]] = {}
     for k in keys:
         paths.setdefault(k.label, Counter())[k.algorithm_path] += runs[k]
@@ -125,9 +132,11 @@ def names(
         clashes.setdefault((k.task, k.continuous, k.tier, k.budget, base[k]), []).append(k)
     out: dict[EntryKey, tuple[str, bool]] = {}
     for group in clashes.values():
+        current = [k for k in group if todays(k)] if todays and len(group) > 1 else []
+        plain = current[0] if len(current) == 1 else None
         for k in group:
             display = base[k]
-            if len(group) > 1:
+            if len(group) > 1 and k != plain:
                 others = [(o, configs[o]) for o in group if o != k]
                 display += f" ({_suffix(k, configs[k], others)})"
             out[k] = (display, k.algorithm_path != owner[k.label])

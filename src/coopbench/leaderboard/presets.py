@@ -4,16 +4,22 @@ states: every baseline gets the same tuning budget per task (docs/baselines/tuni
 An entry runs the tuned preset when its algorithm is a built-in baseline with a tuned preset
 for the entry's task and tier (``baselines.tuned_presets``) and its config hash is the one
 ``coopbench bench`` gives that baseline there today. Hand presets, ``--set`` variants and
-every user algorithm are left unmarked.
+every user algorithm are left unmarked. The same hash (``bench_config_hash``) lets the board
+keep a baseline's plain name for today's config when a store also holds an older one
+(``identity.names``).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from coopbench.algorithms.registry import BUILTIN, get_algorithm
 from coopbench.baselines.tuned_presets import load_tuned_presets
 from coopbench.harness.config import build_config
 from coopbench.harness.metadata import config_hash
-from coopbench.leaderboard.scoring import Entry
+
+if TYPE_CHECKING:
+    from coopbench.leaderboard.scoring import Entry
 
 TUNED_FLAG = "tuned preset"
 TUNING_NOTE = (
@@ -26,13 +32,25 @@ TUNING_NOTE = (
 _NAMES = {path: name for name, path in BUILTIN.items()}
 
 
+def bench_config_hash(algorithm_path: str, task: str, tier: str) -> str | None:
+    """The config hash ``coopbench bench`` gives the built-in baseline at ``algorithm_path``
+    on ``task`` and ``tier`` today (its preset, with its tuned preset where one is written);
+    None for any other algorithm, or a task or tier the baseline has no preset for."""
+    name = _NAMES.get(algorithm_path)
+    if name is None:
+        return None
+    try:
+        return config_hash(build_config(get_algorithm(name), task, tier, {}))
+    except ValueError:  # a task or tier the baseline's presets do not know
+        return None
+
+
 def runs_tuned_preset(entry: Entry) -> bool:
     """Whether ``entry``'s runs used today's tuned preset of a built-in baseline."""
     name = _NAMES.get(entry.algorithm_path)
     if name is None or entry.task not in load_tuned_presets().get(name, {}).get(entry.tier, {}):
         return False
-    config = build_config(get_algorithm(name), entry.task, entry.tier, {})
-    return config_hash(config) == entry.config_hash
+    return bench_config_hash(entry.algorithm_path, entry.task, entry.tier) == entry.config_hash
 
 
-__all__ = ["TUNED_FLAG", "TUNING_NOTE", "runs_tuned_preset"]
+__all__ = ["TUNED_FLAG", "TUNING_NOTE", "bench_config_hash", "runs_tuned_preset"]

@@ -41,6 +41,7 @@ import numpy as np
 from coopbench import stats
 from coopbench.envs import scoring_references
 from coopbench.leaderboard.identity import EntryKey, entry_key, names, protocol_dict
+from coopbench.leaderboard.presets import bench_config_hash
 from coopbench.results.reading import RunSummary, summarise
 from coopbench.results.store import Store
 from coopbench.results.submission import decode_submission
@@ -369,9 +370,13 @@ def aggregate(
     boards: list[list[Entry]] = []
     for ranked in (True, False):  # named apart: an unranked label never renames a ranked one
         keys = sorted(k for k in groups if (not k.kind) == ranked)
-        named = names(keys, configs, {k: len(groups[k]) for k in keys})
+        named = names(keys, configs, {k: len(groups[k]) for k in keys}, _runs_todays_config)
         boards.append([_entry(k, groups[k], flags[k], named[k], reps, seed) for k in keys])
     return Leaderboard(boards[0], float(threshold), skipped, boards[1])
+
+
+def _runs_todays_config(key: EntryKey) -> bool:
+    return bench_config_hash(key.algorithm_path, key.task, key.tier) == key.config_hash
 
 
 def probability_of_improvement(
