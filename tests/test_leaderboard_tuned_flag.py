@@ -78,3 +78,21 @@ def test_todays_config_keeps_the_plain_name_and_its_suite_row(tmp_path, monkeypa
     user = [_as(r, "tests.fake:Mine", tuned) for r in runs[-2:]]  # not a built-in: no today
     names = {e.display for e in aggregate([*runs, *user]).entries if e.task == "cn-v1"}
     assert names == {"MAPPO", older, "MAPPO [other: tests.fake:Mine]"}
+
+
+def test_the_flag_follows_the_action_type_of_the_preset(tmp_path, monkeypatch):
+    monkeypatch.setattr(tuned_presets, "PRESETS_FILE", tmp_path / "tuned.json")
+    maddpg, path = get_algorithm("maddpg"), "coopbench.baselines.maddpg:MADDPG"
+    params, record = {"actor_lr": 3e-3}, {"study": "s"}
+    tuned_presets.write_tuned_presets("maddpg", ["pf"], "quick", params, record, continuous=True)
+    runs = [
+        _as(
+            fake_submission(f"{kind}-{s}", task="pf", name="MADDPG", seed=s, continuous=kind),
+            path,
+            build_config(maddpg, "pf", "quick", {}, continuous=kind),
+        )
+        for kind in (False, True)
+        for s in range(2)
+    ]
+    flagged = {e.continuous for e in aggregate(runs).entries if runs_tuned_preset(e)}
+    assert flagged == {True}  # the continuous entry runs the preset; the discrete one its own

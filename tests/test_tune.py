@@ -200,6 +200,16 @@ def test_tuned_presets_are_applied_by_build_config(tmp_path, monkeypatch):
     assert build_config(get_algorithm("ippo"), "cn-v1", "quick", {}).lr == before.lr
     subclass = type("MyMAPPO", (mappo,), {})  # a user's subclass keeps its own presets
     assert build_config(subclass, "cn-v1", "quick", {}).lr == before.lr
+    # per action type: a discrete preset never reaches continuous runs, nor the reverse
+    assert build_config(mappo, "cn-v1", "quick", {}, continuous=True).lr == before.lr
+    maddpg = get_algorithm("maddpg")
+    hand = build_config(maddpg, "cn-v1", "standard", {}).actor_lr
+    tuned_presets.write_tuned_presets(
+        "maddpg", ["cn-v1"], "standard", {"actor_lr": 3e-3}, record, continuous=True
+    )
+    assert "cn-v1_continuous" in json.loads(file.read_text())["maddpg"]["standard"]
+    assert build_config(maddpg, "cn-v1", "standard", {}, continuous=True).actor_lr == 3e-3
+    assert build_config(maddpg, "cn-v1", "standard", {}).actor_lr == hand != 3e-3
     tuned_presets.write_tuned_presets("mappo", ["cn-v1"], "quick", {"lr": "fast"}, record)
     with pytest.raises(ValueError, match=r"tuned preset.*'fast' is not a valid float"):
         build_config(mappo, "cn-v1", "quick", {})
@@ -211,9 +221,12 @@ def test_tuned_presets_are_applied_by_build_config(tmp_path, monkeypatch):
 def test_committed_tuned_presets_are_valid():
     for algo, tiers in tuned_presets.load_tuned_presets().items():
         for tier, tasks in tiers.items():
-            for task, entry in tasks.items():
+            for key, entry in tasks.items():
                 assert {"study", "value", "trials", "git_commit"} <= set(entry)
-                build_config(get_algorithm(algo), task, tier, {})
+                task = key.removesuffix("_continuous")
+                assert tuned_presets.preset_task_key(task, key != task) == key
+                assert entry.get("actions", "discrete") == ("discrete", "continuous")[key != task]
+                build_config(get_algorithm(algo), task, tier, {}, continuous=key != task)
 
 
 def test_cli_tune_end_to_end(tmp_path, capsys):

@@ -18,8 +18,9 @@ from coopbench.harness.sweep import Job
 from coopbench.leaderboard import aggregate
 from coopbench.results.store import Store
 from coopbench.tuning import command
+from coopbench.tuning.check import check_top
 from coopbench.tuning.confirm import confirm
-from coopbench.tuning.study import TuneSpec
+from coopbench.tuning.study import TuneSpec, storage_path, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 ALGO = "tests.fixtures.tunable:Tunable"
@@ -94,3 +95,52 @@ def test_cli_writes_no_preset_where_the_holdout_does_not_hold(tmp_path, monkeypa
     out = capsys.readouterr().out
     assert "probability of improvement 0.50" in out and "the gain does not hold" in out
     assert "no tuned preset for spread" in out and not presets.exists()
+
+
+def test_a_continuous_study_checks_and_holds_out_on_continuous_actions(tmp_path):
+    """``tune --continuous`` tunes the action type the leaderboard ranks MADDPG and CTEDD on:
+    the study, its check and its hold-out all run continuous actions, the study is named and
+    stored apart from the discrete one, and its hold-out runs are those of ``bench
+    --continuous``."""
+    db, record = tmp_path / "t.db", tmp_path / "tuning.md"
+    argv = ["tune", "--algo", ALGO, "--tasks", "spread", "--trials", "2", "--seeds", "1",
+            "--workers", "1", "--budget", "60", "--db", str(db)]  # fmt: skip
+    assert main([*argv, "--continuous", "--record", str(record)]) == 0
+    import optuna
+
+    cont = TuneSpec(ALGO, ("spread",), trials=2, seeds=1, budget=60, continuous=True)
+    assert cont.name() == f"{ALGO}-spread-continuous-quick-b60-1seeds"
+    studies = f"sqlite:///{storage_path(db)}"
+    assert optuna.get_all_study_names(studies) == [cont.name()]
+    assert f"### {ALGO} · spread · continuous actions · quick tier" in record.read_text()
+    rows = check_top(cont, tune(cont, str(db)).trials, str(db), 1, "quick", budget=60)
+    assert len(rows) == 2
+    held = confirm(cont, NOOP, str(db), "quick", seeds=2, budget=200)
+    with Store(db) as store:
+        metas = store.metas()
+    assert len(metas) == 2 + 4  # the study's (the check at its budget reuses them), hold-out
+    assert all(m["task"]["kwargs"]["continuous_actions"] for m in metas.values())
+    jobs = [
+        Job("spread", ALGO, s, "quick", 200, (("continuous_actions", True),), (("greedy", False),))
+        for s in (0, 1)
+    ]
+    assert held.tuned_keys == tuple(job.key() for job in jobs)
+
+    assert main(argv) == 0  # the discrete study of the same task: a study of its own
+    assert len(optuna.get_all_study_names(studies)) == 2
+    with Store(db) as store:
+        discrete = [
+            m for m in store.metas().values() if not m["task"]["kwargs"]["continuous_actions"]
+        ]
+    assert len(discrete) == 2
+    forced = TuneSpec(ALGO, ("spread",), trials=2, seeds=1, budget=60, study=cont.name())
+    with pytest.raises(ValueError, match=r"was made for .*'continuous': True"):
+        tune(forced, str(db))  # resuming a continuous study on discrete actions is refused
+
+
+def test_cli_tune_refuses_an_action_type_the_algorithm_lacks(tmp_path, capsys):
+    db = str(tmp_path / "t.db")
+    assert main(["tune", "--algo", "ctedd", "--tasks", "cn-v1", "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert "algorithm 'ctedd' does not support discrete actions (run it with --continuous)" in err
+    assert not (tmp_path / "t.optuna.db").exists()  # refused before any study

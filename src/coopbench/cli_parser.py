@@ -209,6 +209,10 @@ def _tune_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     tune = sub.add_parser("tune", parents=[common], help="tune an algorithm's config (Optuna)")
     tune.add_argument("--algo", required=True, help="a name or 'package.module:Class'")
     tune.add_argument("--tasks", nargs="+", required=True)
+    tune.add_argument(
+        "--continuous", action="store_true",
+        help="continuous actions (the action type the presets are tuned for)",
+    )  # fmt: skip
     tune.add_argument("--trials", type=_positive, default=40, help="finished trials to reach")
     tune.add_argument("--tier", default="quick")
     tune.add_argument("--seeds", type=_positive, default=2, help="tuning seeds 10000..+N-1")

@@ -84,7 +84,8 @@ def _trained_policy(
         from coopbench.harness.config import build_config
 
         cls = get_algorithm(args.algo)
-        config = build_config(cls, task, "quick", _overrides(args.algo, args.set))
+        overrides = _overrides(args.algo, args.set)
+        config = build_config(cls, task, "quick", overrides, spec.continuous_actions)
         algo = cls(spec, config, args.seed, args.device)
         algo.load(args.checkpoint)
     policies = algo.policies()

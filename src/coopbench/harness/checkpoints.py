@@ -123,8 +123,8 @@ def load_saved(checkpoint: str | Path, run: SavedRun, device: str = "cpu") -> An
     if not Path(checkpoint).is_file():
         raise ValueError(f"checkpoint {str(checkpoint)!r} does not exist")
     cls = get_algorithm(run.algo)
-    config = build_config(cls, run.task, "quick", run.config)
     spec = make_batched(run.task, 1, **run.task_kwargs).task
+    config = build_config(cls, run.task, "quick", run.config, spec.continuous_actions)
     algorithm = cls(spec, config, run.seed, device)
     algorithm.load(checkpoint)
     return algorithm

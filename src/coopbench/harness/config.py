@@ -148,24 +148,29 @@ def parse_assignments(
     return check_overrides(config_cls, raw, label, from_string=True)
 
 
-def _tuned(cls: Any, task: str, tier: str, label: str) -> dict[str, Any]:
-    """A built-in algorithm's tuned preset for (task, tier) (``baselines.tuned_presets``)."""
+def _tuned(cls: Any, task: str, tier: str, label: str, continuous: bool) -> dict[str, Any]:
+    """A built-in algorithm's tuned preset for (task, tier, action type)
+    (``baselines.tuned_presets``)."""
     from coopbench.algorithms.registry import BUILTIN
     from coopbench.baselines.tuned_presets import tuned_params
 
     name = getattr(cls, "name", None)
     if BUILTIN.get(name) != f"{cls.__module__}:{cls.__qualname__}":
         return {}  # a user's algorithm (or a subclass) never picks up a baseline's tuning
-    return check_overrides(cls.Config, tuned_params(name, task, tier), f"{label} tuned preset")
+    params = tuned_params(name, task, tier, continuous=continuous)
+    return check_overrides(cls.Config, params, f"{label} tuned preset")
 
 
-def build_config(cls: Any, task: str, tier: str, overrides: dict[str, Any]) -> Any:
+def build_config(
+    cls: Any, task: str, tier: str, overrides: dict[str, Any], continuous: bool = False
+) -> Any:
     """``cls.Config`` from the algorithm's preset for (task, tier), its tuned preset when
-    ``baselines/tuned_presets.json`` has one, and the user's overrides, in that order."""
+    ``baselines/tuned_presets.json`` has one for the action type (``continuous``), and the
+    user's overrides, in that order."""
     label = f"algorithm {cls.name or cls.__name__!r}"
     if not isinstance(overrides, dict):
         raise ValueError(f"overrides must be a dict of config values, got {overrides!r}")
-    preset = {**cls.preset(task, tier), **_tuned(cls, task, tier, label)}
+    preset = {**cls.preset(task, tier), **_tuned(cls, task, tier, label, continuous)}
     merged = {**preset, **check_overrides(cls.Config, overrides, label)}
     try:
         config = cls.Config(**merged)

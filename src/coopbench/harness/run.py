@@ -108,9 +108,22 @@ def prepare_run(
     _check_seed(seed)
     protocol = (tier if isinstance(tier, TierProtocol) else get_protocol(tier)).with_budget(budget)
     cls = get_algorithm(algo)
-    config = build_config(cls, task, protocol.tier, overrides or {})
     spec = make_batched(task, 1, **(task_kwargs or {})).task
+    _check_actions(cls, algo, spec.continuous_actions)
+    config = build_config(cls, task, protocol.tier, overrides or {}, spec.continuous_actions)
     return cls, config, protocol, spec
+
+
+def _check_actions(cls: type[Algorithm], algo: str, continuous: bool) -> None:
+    """The algorithm's own action-type check (``Algorithm.__init__``), before anything runs."""
+    if continuous and not cls.supports_continuous:
+        raise ValueError(
+            f"algorithm {algo!r} does not support continuous actions (run it without --continuous)"
+        )
+    if not continuous and not cls.supports_discrete:
+        raise ValueError(
+            f"algorithm {algo!r} does not support discrete actions (run it with --continuous)"
+        )
 
 
 class _Hooks:

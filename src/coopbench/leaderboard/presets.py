@@ -2,8 +2,8 @@
 states: every baseline gets the same tuning budget per task (docs/baselines/tuning.md).
 
 An entry runs the tuned preset when its algorithm is a built-in baseline with a tuned preset
-for the entry's task and tier (``baselines.tuned_presets``) and its config hash is the one
-``coopbench bench`` gives that baseline there today. Hand presets, ``--set`` variants and
+for the entry's task, tier and action type (``baselines.tuned_presets``) and its config hash
+is the one ``coopbench bench`` gives that baseline there today. Hand presets, ``--set`` variants and
 every user algorithm are left unmarked. The same hash (``bench_config_hash``) lets the board
 keep a baseline's plain name for today's config when a store also holds an older one
 (``identity.names``).
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from coopbench.algorithms.registry import BUILTIN, get_algorithm
-from coopbench.baselines.tuned_presets import load_tuned_presets
+from coopbench.baselines.tuned_presets import load_tuned_presets, preset_task_key
 from coopbench.harness.config import build_config
 from coopbench.harness.metadata import config_hash
 
@@ -32,15 +32,18 @@ TUNING_NOTE = (
 _NAMES = {path: name for name, path in BUILTIN.items()}
 
 
-def bench_config_hash(algorithm_path: str, task: str, tier: str) -> str | None:
+def bench_config_hash(
+    algorithm_path: str, task: str, tier: str, continuous: bool = False
+) -> str | None:
     """The config hash ``coopbench bench`` gives the built-in baseline at ``algorithm_path``
-    on ``task`` and ``tier`` today (its preset, with its tuned preset where one is written);
-    None for any other algorithm, or a task or tier the baseline has no preset for."""
+    on ``task`` and ``tier`` today with continuous or discrete actions (its preset, with its
+    tuned preset where one is written); None for any other algorithm, or a task or tier the
+    baseline has no preset for."""
     name = _NAMES.get(algorithm_path)
     if name is None:
         return None
     try:
-        return config_hash(build_config(get_algorithm(name), task, tier, {}))
+        return config_hash(build_config(get_algorithm(name), task, tier, {}, continuous))
     except ValueError:  # a task or tier the baseline's presets do not know
         return None
 
@@ -48,9 +51,11 @@ def bench_config_hash(algorithm_path: str, task: str, tier: str) -> str | None:
 def runs_tuned_preset(entry: Entry) -> bool:
     """Whether ``entry``'s runs used today's tuned preset of a built-in baseline."""
     name = _NAMES.get(entry.algorithm_path)
-    if name is None or entry.task not in load_tuned_presets().get(name, {}).get(entry.tier, {}):
+    tuned = load_tuned_presets().get(name, {}).get(entry.tier, {})
+    if name is None or preset_task_key(entry.task, entry.continuous) not in tuned:
         return False
-    return bench_config_hash(entry.algorithm_path, entry.task, entry.tier) == entry.config_hash
+    today = bench_config_hash(entry.algorithm_path, entry.task, entry.tier, entry.continuous)
+    return today == entry.config_hash
 
 
 __all__ = ["TUNED_FLAG", "TUNING_NOTE", "bench_config_hash", "runs_tuned_preset"]

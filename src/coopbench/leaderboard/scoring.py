@@ -376,7 +376,8 @@ def aggregate(
 
 
 def _runs_todays_config(key: EntryKey) -> bool:
-    return bench_config_hash(key.algorithm_path, key.task, key.tier) == key.config_hash
+    today = bench_config_hash(key.algorithm_path, key.task, key.tier, key.continuous)
+    return today == key.config_hash
 
 
 def probability_of_improvement(

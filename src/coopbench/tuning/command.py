@@ -43,8 +43,9 @@ def record_markdown(spec: TuneSpec, result: TuneResult) -> str:
     """The study's record as markdown (docs/baselines/tuning.md keeps these)."""
     r = result.record
     default = "n/a" if r["default_value"] is None else f"{r['default_value']:.3f}"
+    actions = " · continuous actions" if spec.continuous else ""
     lines = [
-        f"### {spec.algo} · {', '.join(spec.tasks)} · {r['tier']} tier",
+        f"### {spec.algo} · {', '.join(spec.tasks)}{actions} · {r['tier']} tier",
         "",
         f"- study `{r['study']}`, {r['date']}, coopbench commit `{r['git_commit']}`",
         f"- objective: {r['objective']} (tuning seeds {r['tuning_seeds']})",
@@ -153,6 +154,7 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
         backend=args.backend,
         threads=args.threads,
         study=args.study,
+        continuous=args.continuous,
     )
     with _TrialBar(args.trials, enabled=True) as bar:
         result = tune(spec, db, on_trial=bar)
@@ -237,8 +239,10 @@ def _write_preset(
 ) -> None:
     from coopbench.baselines.tuned_presets import write_tuned_presets
 
-    tasks = ", ".join(spec.tasks)
-    path = write_tuned_presets(spec.algo, spec.tasks, winner.tier, winner.params, record, presets)
+    tasks = ", ".join(spec.tasks) + (" (continuous actions)" if spec.continuous else "")
+    path = write_tuned_presets(
+        spec.algo, spec.tasks, winner.tier, winner.params, record, presets, spec.continuous
+    )
     console.print(f"tuned presets for {tasks} ({winner.tier}) written to {path}")
 
 

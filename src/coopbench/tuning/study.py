@@ -60,23 +60,32 @@ class TuneSpec:
     threads: int | None = None
     study: str | None = None  # None: default_study_name(...)
     sampler_seed: int = 0
+    continuous: bool = False  # continuous actions (the tasks' ``continuous_actions``)
 
     def name(self) -> str:
         """The study name (given, or made from what defines the objective)."""
         if self.study:
             return self.study
         budget = f"-b{self.budget}" if self.budget else ""
-        return f"{self.algo}-{'+'.join(self.tasks)}-{self.tier}{budget}-{self.seeds}seeds"
+        actions = "-continuous" if self.continuous else ""
+        tasks = "+".join(self.tasks)
+        return f"{self.algo}-{tasks}{actions}-{self.tier}{budget}-{self.seeds}seeds"
 
     def identity(self) -> dict[str, Any]:
         """What defines the objective, stored on the study and checked on resume."""
-        return {
+        identity = {
             "algo": self.algo,
             "tasks": list(self.tasks),
             "tier": self.tier,
             "seeds": self.seeds,
             "budget": self.budget,
         }
+        # discrete studies predate the field: their stored identity has no such key
+        return {**identity, "continuous": True} if self.continuous else identity
+
+    def task_kwargs(self) -> dict[str, Any]:
+        """The tasks' keyword arguments of every run of the study, its check and hold-out."""
+        return {"continuous_actions": True} if self.continuous else {}
 
 
 @dataclass
@@ -153,7 +162,7 @@ def recover_interrupted(study: Any, storage: Any) -> list[int]:
 
 def _default_params(cls: type, spec: TuneSpec, space: Sequence[Any]) -> dict[str, Any] | None:
     """The current default config's values of the space (None if one is off the space)."""
-    config = build_config(cls, spec.tasks[0], spec.tier, {})
+    config = build_config(cls, spec.tasks[0], spec.tier, {}, spec.continuous)
     out = {}
     for p in space:
         value = getattr(config, p.name)
@@ -204,7 +213,8 @@ def _objective(
         try:
             outcomes = run_sweep(
                 spec.tasks, [spec.algo], seeds, protocol, db_path, sweep_workers, spec.backend,
-                progress=False, overrides=params, threads=spec.threads,
+                progress=False, task_kwargs=spec.task_kwargs(), overrides=params,
+                threads=spec.threads,
             )  # fmt: skip
         except KeyboardInterrupt:
             trial.set_user_attr("interrupted", True)
@@ -240,6 +250,7 @@ def _record(spec: TuneSpec, study: Any, counted: list[Any], db_path: str) -> dic
     return {
         "study": spec.name(),
         "objective": OBJECTIVE,
+        "actions": "continuous" if spec.continuous else "discrete",
         "value": round(float(best.value), 4),
         "default_value": round(float(default[0].value), 4) if default else None,
         "trials": len(counted),
@@ -269,7 +280,7 @@ def tune(
         raise ValueError("tune needs at least one task")
     protocol = tuning_protocol(spec.tier, spec.budget)
     for task in tasks:  # every task, the tier and the budget, before a study exists
-        prepare_run(task, spec.algo, TUNE_SEED_BASE, protocol)
+        prepare_run(task, spec.algo, TUNE_SEED_BASE, protocol, task_kwargs=spec.task_kwargs())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study, storage = _open_study(spec, db_path, cls, space)
     recover_interrupted(study, storage)

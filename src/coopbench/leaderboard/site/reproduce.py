@@ -18,15 +18,16 @@ __all__ = ["reproduce_command"]
 
 
 @cache
-def _preset(path: str, task: str, tier: str) -> dict[str, Any] | None:
-    """The full config a built-in algorithm runs with on ``(task, tier)``; None when unknown."""
+def _preset(path: str, task: str, tier: str, continuous: bool) -> dict[str, Any] | None:
+    """The full config a built-in algorithm runs with on ``(task, tier)`` with continuous or
+    discrete actions; None when unknown."""
     from coopbench.algorithms.registry import BUILTIN, get_algorithm
     from coopbench.harness.config import build_config, config_dict
 
     if path not in BUILTIN.values():
         return None
     try:
-        return config_dict(build_config(get_algorithm(path), task, tier, {}))
+        return config_dict(build_config(get_algorithm(path), task, tier, {}, continuous))
     except ValueError:
         return None
 
@@ -55,7 +56,8 @@ def _value(v: Any) -> str:
 
 def _overrides(meta: Mapping[str, Any]) -> dict[str, Any]:
     algo, task, tier = meta["algorithm"], meta["task"]["id"], meta["protocol"]["tier"]
-    preset = _preset(algo["path"], task, tier)
+    continuous = bool(meta["task"]["kwargs"].get("continuous_actions", False))
+    preset = _preset(algo["path"], task, tier, continuous)
     config = algo["config"]
     if preset is None:
         return dict(config)
