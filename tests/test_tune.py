@@ -256,8 +256,9 @@ def test_cli_tune_end_to_end(tmp_path, capsys):
 def test_cli_tune_bad_arguments_are_one_line(argv, code, message, tmp_path, capsys):
     with pytest.raises(SystemExit) if code == 2 else contextlib.nullcontext():
         assert main(["tune", *argv, "--db", str(tmp_path / "t.db")]) == code
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert message in err and len(err.strip().splitlines()) == 1
+    assert out == ""  # refused before the progress bar is drawn
     assert not tuning.storage_path(tmp_path / "t.db").exists()  # refused before any study
 
 

@@ -141,6 +141,7 @@ def test_a_continuous_study_checks_and_holds_out_on_continuous_actions(tmp_path)
 def test_cli_tune_refuses_an_action_type_the_algorithm_lacks(tmp_path, capsys):
     db = str(tmp_path / "t.db")
     assert main(["tune", "--algo", "ctedd", "--tasks", "cn-v1", "--db", db]) == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert "algorithm 'ctedd' does not support discrete actions (run it with --continuous)" in err
+    assert out == ""  # one error line, no progress bar
     assert not (tmp_path / "t.optuna.db").exists()  # refused before any study

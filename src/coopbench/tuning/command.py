@@ -19,6 +19,7 @@ from coopbench.tuning.confirm import confirm, confirm_markdown
 from coopbench.tuning.study import (
     TuneResult,
     TuneSpec,
+    check_spec,
     counted_trials,
     storage_path,
     tune,
@@ -156,6 +157,7 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
         study=args.study,
         continuous=args.continuous,
     )
+    check_spec(spec)  # a bad argument is one error line, before the progress bar
     with _TrialBar(args.trials, enabled=True) as bar:
         result = tune(spec, db, on_trial=bar)
         bar(result.study)

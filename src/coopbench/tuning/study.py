@@ -263,6 +263,22 @@ def _record(spec: TuneSpec, study: Any, counted: list[Any], db_path: str) -> dic
     }
 
 
+def check_spec(spec: TuneSpec) -> tuple[type, tuple[Any, ...]]:
+    """Validate ``spec`` before a study exists (counts, algorithm and its search space, every
+    task with the tier, budget and action type); the algorithm class and its search space."""
+    check_int(spec.trials, "trials")
+    check_int(spec.workers, "workers")
+    check_int(spec.seeds, "seeds")
+    cls = get_algorithm(spec.algo)
+    space = resolve_search_space(cls)
+    if not spec.tasks:
+        raise ValueError("tune needs at least one task")
+    protocol = tuning_protocol(spec.tier, spec.budget)
+    for task in spec.tasks:
+        prepare_run(task, spec.algo, TUNE_SEED_BASE, protocol, task_kwargs=spec.task_kwargs())
+    return cls, tuple(space)
+
+
 def tune(
     spec: TuneSpec,
     db_path: str,
@@ -271,16 +287,8 @@ def tune(
     """Run ``spec``'s study to ``spec.trials`` counted trials (resuming a stored one);
     ``on_trial(study, trial)`` is called after each. Runs land in the store ``db_path``."""
     optuna = _optuna()
-    check_int(spec.trials, "trials")
-    check_int(spec.workers, "workers")
-    cls = get_algorithm(spec.algo)
-    space = resolve_search_space(cls)
+    cls, space = check_spec(spec)
     tasks = list(spec.tasks)
-    if not tasks:
-        raise ValueError("tune needs at least one task")
-    protocol = tuning_protocol(spec.tier, spec.budget)
-    for task in tasks:  # every task, the tier and the budget, before a study exists
-        prepare_run(task, spec.algo, TUNE_SEED_BASE, protocol, task_kwargs=spec.task_kwargs())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study, storage = _open_study(spec, db_path, cls, space)
     recover_interrupted(study, storage)
@@ -326,6 +334,7 @@ __all__ = [
     "TrialRunsFailed",
     "TuneResult",
     "TuneSpec",
+    "check_spec",
     "counted_trials",
     "recover_interrupted",
     "run_scores_of",
