@@ -178,6 +178,21 @@ def test_search_space_missing_or_duplicated():
         resolve_search_space(cls)
 
 
+def test_the_objective_averages_a_runs_policies(tmp_path):
+    """CTEDD's teacher and students are one run's policies: the objective (and the check's and
+    hold-out's scores) averages them, so settings only the students use count."""
+    db = tmp_path / "tune.db"
+    two = tuning.TuneSpec("tests.fixtures.tunable:TwoPolicies", ("spread",), trials=1, seeds=1,
+                          budget=60)  # fmt: skip
+    (trial,) = tuning.tune(two, str(db)).trials
+    with Store(db) as store:
+        board = aggregate(store)
+    aucs = {e.label: e.auc.point for e in board.entries}  # one run each: IQM = the run
+    assert set(aucs) == {"fixture-two-policies", "fixture-two-policies-stay"}
+    assert aucs["fixture-two-policies-stay"] > aucs["fixture-two-policies"] + 0.5  # they differ
+    assert trial.value == pytest.approx(sum(aucs.values()) / 2)
+
+
 @pytest.mark.parametrize("algo", ["mappo", "ippo", "maddpg", "ctedd", "mutual-q", "dqn"])
 def test_every_baseline_declares_a_valid_space(algo):
     space = resolve_search_space(get_algorithm(algo))

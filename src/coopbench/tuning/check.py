@@ -14,7 +14,7 @@ from typing import Any
 
 from coopbench.harness.protocol import TierProtocol
 from coopbench.harness.sweep import run_sweep
-from coopbench.tuning.study import TuneSpec, run_scores_of, tuning_protocol, tuning_seeds
+from coopbench.tuning.study import TuneSpec, run_means, tuning_protocol, tuning_seeds
 from coopbench.validation import check_int
 
 
@@ -102,7 +102,7 @@ def check_top(
         what = f"check of {'today' if trial is None else f'trial {trial}'} at {tier}"
         outcomes = run_config(spec, run_seeds, protocol, db_path, params, what)
         with Store(db_path) as store:
-            scores = [run_scores_of(store, o["key"]) for o in outcomes]
+            scores = [run_means(store, o["key"]) for o in outcomes]
         row = CheckRow(
             trial=trial,
             params=params,

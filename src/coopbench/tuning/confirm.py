@@ -17,7 +17,7 @@ import numpy as np
 
 from coopbench import stats
 from coopbench.tuning.check import run_config
-from coopbench.tuning.study import TuneSpec, run_scores_of
+from coopbench.tuning.study import TuneSpec, run_means
 from coopbench.validation import check_int
 
 METRICS = ("auc", "final")
@@ -73,7 +73,7 @@ def _scores(
     by_run = {(o["seed"], o["task"]): o["key"] for o in outcomes}
     keys = tuple(by_run[(seed, task)] for seed in seeds for task in spec.tasks)
     with Store(db_path) as store:
-        scores = [run_scores_of(store, key) for key in keys]
+        scores = [run_means(store, key) for key in keys]
     shape = (len(seeds), len(spec.tasks))
     return {m: np.array([getattr(s, m) for s in scores]).reshape(shape) for m in METRICS}, keys
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from coopbench.algorithms.registry import get_algorithm
 from coopbench.harness.config import build_config
@@ -125,14 +125,25 @@ def _optuna() -> Any:
     return optuna
 
 
-def run_scores_of(store: Any, key: str) -> Any:
-    """The leaderboard's scores (``RunScores``: ``auc``, ``final``, ...) of a finished run's
-    default (else first by name) policy."""
+class RunMeans(NamedTuple):
+    """A finished run's normalised AUC and final score (the leaderboard's ``auc`` and
+    ``final``), each the mean over the run's policies: one for most algorithms; CTEDD's
+    teacher G and students L-1, L-3 count alike, so ``distill_lr`` moves the objective."""
+
+    auc: float
+    final: float
+
+
+def run_means(store: Any, key: str) -> RunMeans:
+    """The ``RunMeans`` of the finished run ``key`` in ``store``."""
     from coopbench.leaderboard.scoring import run_scores
     from coopbench.results.reading import summarise
 
-    scores = run_scores(summarise(store.decoded(key)))
-    return scores["default" if "default" in scores else sorted(scores)[0]]
+    scores = list(run_scores(summarise(store.decoded(key))).values())
+    return RunMeans(
+        auc=sum(s.auc for s in scores) / len(scores),
+        final=sum(s.final for s in scores) / len(scores),
+    )
 
 
 def counted_trials(study: Any) -> list[Any]:
@@ -225,7 +236,7 @@ def _objective(
             trial.set_user_attr("error", f"{failed[0]['task']}: {failed[0]['error']}"[:500])
             raise TrialRunsFailed(failed[0]["error"])
         with Store(db_path) as store:
-            aucs = {o["key"]: run_scores_of(store, o["key"]).auc for o in outcomes}
+            aucs = {o["key"]: run_means(store, o["key"]).auc for o in outcomes}
         per_task = {
             task: sum(aucs[o["key"]] for o in outcomes if o["task"] == task) / len(seeds)
             for task in spec.tasks
@@ -331,13 +342,14 @@ __all__ = [
     "OBJECTIVE",
     "TUNE_EVAL_SEED",
     "TUNE_SEED_BASE",
+    "RunMeans",
     "TrialRunsFailed",
     "TuneResult",
     "TuneSpec",
     "check_spec",
     "counted_trials",
     "recover_interrupted",
-    "run_scores_of",
+    "run_means",
     "storage_path",
     "tune",
     "tuning_protocol",
