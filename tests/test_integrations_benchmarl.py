@@ -180,7 +180,7 @@ def test_bad_configs_are_refused(tmp_path):
 
     with pytest.raises(ValueError, match="frames_per_batch=6000 is not a multiple of num_envs=7"):
         run_experiment("cn-v1", "benchmarl:mappo", 0, budget=500, overrides={"num_envs": 7})
-    with pytest.raises(ValueError, match="continuous actions are not supported"):
+    with pytest.raises(ValueError, match="'benchmarl:qmix' does not support continuous actions"):
         run_experiment(
             "cn-v1", "benchmarl:qmix", 0, budget=500, task_kwargs={"continuous_actions": True}
         )
