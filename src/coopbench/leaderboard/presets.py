@@ -19,6 +19,7 @@ from coopbench.harness.config import build_config
 from coopbench.harness.metadata import config_hash
 
 if TYPE_CHECKING:
+    from coopbench.leaderboard.identity import EntryKey
     from coopbench.leaderboard.scoring import Entry
 
 TUNED_FLAG = "tuned preset"
@@ -48,14 +49,26 @@ def bench_config_hash(
         return None
 
 
+def runs_todays_config(entry: Entry | EntryKey) -> bool:
+    """Whether an entry (or its key) runs the config ``coopbench bench`` gives its built-in
+    baseline today (``bench_config_hash``)."""
+    today = bench_config_hash(entry.algorithm_path, entry.task, entry.tier, entry.continuous)
+    return today == entry.config_hash
+
+
 def runs_tuned_preset(entry: Entry) -> bool:
     """Whether ``entry``'s runs used today's tuned preset of a built-in baseline."""
     name = _NAMES.get(entry.algorithm_path)
     tuned = load_tuned_presets().get(name, {}).get(entry.tier, {})
     if name is None or preset_task_key(entry.task, entry.continuous) not in tuned:
         return False
-    today = bench_config_hash(entry.algorithm_path, entry.task, entry.tier, entry.continuous)
-    return today == entry.config_hash
+    return runs_todays_config(entry)
 
 
-__all__ = ["TUNED_FLAG", "TUNING_NOTE", "bench_config_hash", "runs_tuned_preset"]
+__all__ = [
+    "TUNED_FLAG",
+    "TUNING_NOTE",
+    "bench_config_hash",
+    "runs_todays_config",
+    "runs_tuned_preset",
+]

@@ -41,7 +41,7 @@ import numpy as np
 from coopbench import stats
 from coopbench.envs import scoring_references
 from coopbench.leaderboard.identity import EntryKey, entry_key, names, protocol_dict
-from coopbench.leaderboard.presets import bench_config_hash
+from coopbench.leaderboard.presets import runs_todays_config
 from coopbench.results.reading import RunSummary, summarise
 from coopbench.results.store import Store
 from coopbench.results.submission import decode_submission
@@ -370,14 +370,9 @@ def aggregate(
     boards: list[list[Entry]] = []
     for ranked in (True, False):  # named apart: an unranked label never renames a ranked one
         keys = sorted(k for k in groups if (not k.kind) == ranked)
-        named = names(keys, configs, {k: len(groups[k]) for k in keys}, _runs_todays_config)
+        named = names(keys, configs, {k: len(groups[k]) for k in keys}, runs_todays_config)
         boards.append([_entry(k, groups[k], flags[k], named[k], reps, seed) for k in keys])
     return Leaderboard(boards[0], float(threshold), skipped, boards[1])
-
-
-def _runs_todays_config(key: EntryKey) -> bool:
-    today = bench_config_hash(key.algorithm_path, key.task, key.tier, key.continuous)
-    return today == key.config_hash
 
 
 def probability_of_improvement(
