@@ -1,5 +1,6 @@
-"""The console script as a user runs it: a user's algorithm from outside the package, and a
-``coopbench bench`` killed with SIGKILL at random points that resumes losing nothing."""
+"""The console script as a user runs it: a user's algorithm from outside the package, a
+``coopbench bench`` killed with SIGKILL at random points that resumes losing nothing, and
+one stopped by Ctrl-C that stops at once."""
 
 from __future__ import annotations
 
@@ -190,6 +191,63 @@ def test_bench_survives_kill_9_and_resumes(tmp_path, monkeypatch):
             assert [p["step"] for p in points] == [0, BUDGET]  # each point exactly once
             assert points == expected[doc["run_key"]]["evaluations"][policy]  # nothing lost
         assert doc["absolute"] == expected[doc["run_key"]]["absolute"]
+
+
+# ------------------------------------------------------------------------- Ctrl-C
+
+GATE = "tests.fixtures.gate:GateAlgo"  # each run waits at its first evaluation point
+GATED_SEEDS = 6  # two running when Ctrl-C comes, four queued behind them
+
+
+def gated_bench(db: Path, gate: Path) -> subprocess.Popen:
+    args = ["bench", "--tasks", "spread", "--algos", GATE, "--seeds", str(GATED_SEEDS)]
+    args += ["--workers", "2", "--budget", "200", "--set", f"gate={gate}", "--db", str(db)]
+    return subprocess.Popen(
+        [*CMD, *args],
+        cwd=db.parent,
+        env={**env_with_root(), "TMPDIR": str(db.parent)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_ctrl_c_stops_the_pool_at_once_and_the_sweep_resumes(tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while both workers
+    sit in a run: the command exits within seconds with every worker gone and no queued run
+    started. Before, each worker turned it into a failed run and took the next job, so the
+    command ran on until the queue was done (here: each queued run waiting at its gate)."""
+    db, gate = tmp_path / "stopped.db", tmp_path / "gate"
+    gate.mkdir()
+    proc = gated_bench(db, gate)
+    deadline = time.monotonic() + 120
+    while len(list(gate.glob("reached-*"))) < 2 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    assert len(list(gate.glob("reached-*"))) == 2, "the two workers never reached the gate"
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)  # without the fix: it runs on, queue and all
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    wait_group_gone(proc.pid, timeout=10)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no worker left behind
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "coopbench: interrupted" and "Traceback" not in err
+    assert len(list(gate.glob("reached-*"))) == 2  # no queued run started
+    with Store(db) as store:
+        assert len(store.unfinished()) == 2 and store.submissions() == []
+
+    (gate / "open").touch()
+    final = gated_bench(db, gate)
+    _, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err
+    with Store(db) as store:
+        assert store.unfinished() == []
+        assert sorted(d["seed"] for d in store.submissions()) == list(range(GATED_SEEDS))
 
 
 @pytest.mark.skipif(EXE is None, reason="console script not installed")

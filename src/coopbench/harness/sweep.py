@@ -5,8 +5,10 @@ as it goes (SQLite WAL; the store's transactions serialise writers), so a killed
 loses at most the evaluation points in flight: a resumed sweep skips every finished run
 (``store.is_finished``) and restarts unfinished ones from scratch (``begin_run`` discards
 their rows). Runs are independent and fully seeded, so the pool gives the same numbers as
-running the matrix sequentially. With ``backend="ray"`` the jobs run as Ray tasks on a
-cluster and stream their store calls to the driver's node (``harness.ray_backend``).
+running the matrix sequentially. Ctrl-C stops the pool at once: queued jobs are dropped and
+the running workers terminated (they ignore SIGINT themselves). With ``backend="ray"`` the
+jobs run as Ray tasks on a cluster and stream their store calls to the driver's node
+(``harness.ray_backend``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -107,6 +110,9 @@ def run_job(job: Job, db_path: str | None) -> dict[str, Any]:
 def _init_worker(env: dict[str, str]) -> None:
     # the thread policy's variables, set before torch or numpy load in the worker
     os.environ.update(env)
+    # Ctrl-C reaches the whole process group; stopping the pool is the parent's job
+    # (``_stop_pool``), so a worker must not turn it into a failed run and take the next job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def plan(
@@ -218,9 +224,10 @@ def _run_pool(jobs: list[Job], db_path: str | None, workers: int, bar: RunsProgr
         return outcomes
     context = multiprocessing.get_context("spawn")
     env = worker_env(jobs[0].threads)
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(env,)
-    ) as pool:
+    )
+    try:
         futures = {pool.submit(run_job, job, db_path): job for job in jobs}
         pending = set(futures)
         while pending:
@@ -232,7 +239,22 @@ def _run_pool(jobs: list[Job], db_path: str | None, workers: int, bar: RunsProgr
                 except Exception as exc:  # the worker died or the store failed
                     outcomes[job] = _outcome(job, error=exc)
                 bar.advance(outcomes[job])
+    except BaseException:  # Ctrl-C (or any error here): stop now, not after the queue
+        _stop_pool(pool)
+        raise
+    pool.shutdown()
     return outcomes
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Drop the queued jobs and end the running ones. A run cut short leaves an unfinished
+    run in the store, which the next sweep runs again from the start (as after ``kill -9``)."""
+    workers = list((pool._processes or {}).values())  # no public handle before Python 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join(timeout=10)
 
 
 class RunsProgress:
