@@ -96,3 +96,27 @@ def test_the_flag_follows_the_action_type_of_the_preset(tmp_path, monkeypatch):
     ]
     flagged = {e.continuous for e in aggregate(runs).entries if runs_tuned_preset(e)}
     assert flagged == {True}  # the continuous entry runs the preset; the discrete one its own
+
+
+def test_a_set_variant_keeping_the_tuned_values_is_flagged(tmp_path, monkeypatch):
+    """MADDPG-1/-3 are ``bench --algos maddpg --set comm_dim=1|3``: on a task where MADDPG's
+    preset is tuned they run it too and carry the flag; a variant that overrides a tuned value
+    does not run the tuned preset and is left unmarked."""
+    monkeypatch.setattr(tuned_presets, "PRESETS_FILE", tmp_path / "tuned.json")
+    maddpg, path = get_algorithm("maddpg"), "coopbench.baselines.maddpg:MADDPG"
+    params, record = {"actor_lr": 3e-3, "update_every": 12.5}, {"study": "s"}
+    tuned_presets.write_tuned_presets("maddpg", ["cn-v1"], "quick", params, record, continuous=True)
+    variants = {
+        "MADDPG": {},
+        "MADDPG-1": {"comm_dim": 1},
+        "MADDPG-3": {"comm_dim": 3},
+        "MADDPG-3 (slow)": {"comm_dim": 3, "update_every": 100.0},  # a tuned value overridden
+    }
+    runs = []
+    for label, overrides in variants.items():
+        config = build_config(maddpg, "cn-v1", "quick", overrides, continuous=True)
+        for s in range(2):
+            sub = fake_submission(f"{label}-{s}", task="cn-v1", name=label, seed=s, continuous=True)
+            runs.append(_as(sub, path, config))
+    flagged = {e.label for e in aggregate(runs).entries if runs_tuned_preset(e)}
+    assert flagged == {"MADDPG", "MADDPG-1", "MADDPG-3"}

@@ -2,11 +2,12 @@
 states: every baseline gets the same tuning budget per task (docs/baselines/tuning.md).
 
 An entry runs the tuned preset when its algorithm is a built-in baseline with a tuned preset
-for the entry's task, tier and action type (``baselines.tuned_presets``) and its config hash
-is the one ``coopbench bench`` gives that baseline there today. Hand presets, ``--set`` variants and
-every user algorithm are left unmarked. The same hash (``bench_config_hash``) lets the board
-keep a baseline's plain name for today's config when a store also holds an older one
-(``identity.names``).
+for the entry's task, tier and action type (``baselines.tuned_presets``) and every value that
+preset sets is the entry's: today's ``coopbench bench`` config, or a ``--set`` variant of it
+that leaves the tuned values alone (MADDPG-1/-3 are ``--algos maddpg --set comm_dim=1|3`` and
+share MADDPG's preset). Hand presets, older tuned presets and every user algorithm are left
+unmarked. The hash of today's config (``bench_config_hash``) lets the board keep a baseline's
+plain name for it when a store also holds an older one (``identity.names``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from coopbench.algorithms.registry import BUILTIN, get_algorithm
 from coopbench.baselines.tuned_presets import load_tuned_presets, preset_task_key
-from coopbench.harness.config import build_config
+from coopbench.harness.config import build_config, config_dict
 from coopbench.harness.metadata import config_hash
 
 if TYPE_CHECKING:
@@ -57,12 +58,19 @@ def runs_todays_config(entry: Entry | EntryKey) -> bool:
 
 
 def runs_tuned_preset(entry: Entry) -> bool:
-    """Whether ``entry``'s runs used today's tuned preset of a built-in baseline."""
+    """Whether ``entry``'s runs used today's tuned preset of a built-in baseline: every value
+    the preset sets, as ``coopbench bench`` builds it today, is the entry's."""
     name = _NAMES.get(entry.algorithm_path)
-    tuned = load_tuned_presets().get(name, {}).get(entry.tier, {})
-    if name is None or preset_task_key(entry.task, entry.continuous) not in tuned:
+    if name is None:
         return False
-    return runs_todays_config(entry)
+    tiers = load_tuned_presets().get(name, {}).get(entry.tier, {})
+    record = tiers.get(preset_task_key(entry.task, entry.continuous))
+    if record is None:
+        return False
+    cls = get_algorithm(name)
+    today = config_dict(build_config(cls, entry.task, entry.tier, {}, entry.continuous))
+    unset = object()  # a field left out of a config while at its default (``config_dict``)
+    return all(entry.config.get(k, unset) == today.get(k, unset) for k in record["params"])
 
 
 __all__ = [

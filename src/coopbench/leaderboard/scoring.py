@@ -118,6 +118,7 @@ class Entry:
     reps: int = 2000  # bootstrap replicates of the curve band
     seed: int = 0  # bootstrap seed of the curve band
     kind: str = ""  # "" (trained under the protocol), "evaluation-only" or "external"
+    config: dict[str, Any] = field(default_factory=dict, repr=False)  # the runs' config
 
     @property
     def ranked(self) -> bool:
@@ -281,6 +282,7 @@ def _curve_band(table: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np
 def _entry(
     key: EntryKey,
     runs: list[RunScores],
+    config: dict[str, Any],
     flags: tuple[bool, bool],
     name: tuple[str, bool],
     reps: int,
@@ -328,6 +330,7 @@ def _entry(
         reps=reps,
         seed=seed,
         kind=key.kind,
+        config=config,
     )
 
 
@@ -371,7 +374,9 @@ def aggregate(
     for ranked in (True, False):  # named apart: an unranked label never renames a ranked one
         keys = sorted(k for k in groups if (not k.kind) == ranked)
         named = names(keys, configs, {k: len(groups[k]) for k in keys}, runs_todays_config)
-        boards.append([_entry(k, groups[k], flags[k], named[k], reps, seed) for k in keys])
+        boards.append(
+            [_entry(k, groups[k], configs[k], flags[k], named[k], reps, seed) for k in keys]
+        )
     return Leaderboard(boards[0], float(threshold), skipped, boards[1])
 
 
