@@ -100,7 +100,7 @@ def test_a_trial_left_running_is_requeued_and_its_finished_runs_not_redone(tmp_p
         assert len(store.metas()) == 2
 
 
-def test_ctrl_c_requeues_the_trial(tmp_path, monkeypatch):
+def test_ctrl_c_requeues_the_trial(tmp_path, monkeypatch, caplog):
     db = tmp_path / "tune.db"
     real = tuning.run_sweep
 
@@ -108,8 +108,14 @@ def test_ctrl_c_requeues_the_trial(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(tuning, "run_sweep", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        tuning.tune(spec(1), str(db))
+    optuna.logging.enable_propagation()  # Optuna's own records, seen by caplog
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tuning.tune(spec(1), str(db))
+    finally:
+        optuna.logging.disable_propagation()
+    # the stop is not reported as a failed trial with a traceback: the trial is requeued
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("optuna")] == []
     monkeypatch.setattr(tuning, "run_sweep", real)
     done = tuning.tune(spec(1), str(db))
     assert done.ran == 1 and len(done.trials) == 1
