@@ -12,7 +12,7 @@ plain name for it when a store also holds an older one (``identity.names``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coopbench.algorithms.registry import BUILTIN, get_algorithm
 from coopbench.baselines.tuned_presets import load_tuned_presets, preset_task_key
@@ -34,20 +34,33 @@ TUNING_NOTE = (
 _NAMES = {path: name for name, path in BUILTIN.items()}
 
 
-def bench_config_hash(
-    algorithm_path: str, task: str, tier: str, continuous: bool = False
-) -> str | None:
-    """The config hash ``coopbench bench`` gives the built-in baseline at ``algorithm_path``
-    on ``task`` and ``tier`` today with continuous or discrete actions (its preset, with its
-    tuned preset where one is written); None for any other algorithm, or a task or tier the
-    baseline has no preset for."""
+def _todays(algorithm_path: str, task: str, tier: str, continuous: bool) -> Any | None:
     name = _NAMES.get(algorithm_path)
     if name is None:
         return None
     try:
-        return config_hash(build_config(get_algorithm(name), task, tier, {}, continuous))
+        return build_config(get_algorithm(name), task, tier, {}, continuous)
     except ValueError:  # a task or tier the baseline's presets do not know
         return None
+
+
+def todays_config(
+    algorithm_path: str, task: str, tier: str, continuous: bool = False
+) -> dict[str, Any] | None:
+    """The config (``config_dict``) ``coopbench bench`` gives the built-in baseline at
+    ``algorithm_path`` on ``task`` and ``tier`` today with continuous or discrete actions (its
+    preset, with its tuned preset where one is written); None for any other algorithm, or a
+    task or tier the baseline has no preset for."""
+    config = _todays(algorithm_path, task, tier, continuous)
+    return None if config is None else config_dict(config)
+
+
+def bench_config_hash(
+    algorithm_path: str, task: str, tier: str, continuous: bool = False
+) -> str | None:
+    """The hash of ``todays_config``, as a run records it; None where that is None."""
+    config = _todays(algorithm_path, task, tier, continuous)
+    return None if config is None else config_hash(config)
 
 
 def runs_todays_config(entry: Entry | EntryKey) -> bool:
@@ -60,15 +73,11 @@ def runs_todays_config(entry: Entry | EntryKey) -> bool:
 def runs_tuned_preset(entry: Entry) -> bool:
     """Whether ``entry``'s runs used today's tuned preset of a built-in baseline: every value
     the preset sets, as ``coopbench bench`` builds it today, is the entry's."""
-    name = _NAMES.get(entry.algorithm_path)
-    if name is None:
-        return False
-    tiers = load_tuned_presets().get(name, {}).get(entry.tier, {})
+    tiers = load_tuned_presets().get(_NAMES.get(entry.algorithm_path), {}).get(entry.tier, {})
     record = tiers.get(preset_task_key(entry.task, entry.continuous))
-    if record is None:
+    if record is None:  # not a built-in baseline, or no tuned preset for this entry
         return False
-    cls = get_algorithm(name)
-    today = config_dict(build_config(cls, entry.task, entry.tier, {}, entry.continuous))
+    today = todays_config(entry.algorithm_path, entry.task, entry.tier, entry.continuous)
     unset = object()  # a field left out of a config while at its default (``config_dict``)
     return all(entry.config.get(k, unset) == today.get(k, unset) for k in record["params"])
 
@@ -79,4 +88,5 @@ __all__ = [
     "bench_config_hash",
     "runs_todays_config",
     "runs_tuned_preset",
+    "todays_config",
 ]

@@ -231,7 +231,8 @@ def _objective(
             trial.set_user_attr("interrupted", True)
             trial.study.enqueue_trial(trial.params, user_attrs={"requeued_from": trial.number})
             # Optuna would log the stop as a failed trial with a traceback; it is requeued
-            _optuna().logging.set_verbosity(_optuna().logging.ERROR)
+            optuna_logging = _optuna().logging
+            optuna_logging.set_verbosity(optuna_logging.ERROR)
             raise
         failed = [o for o in outcomes if o["status"] == "failed"]
         if failed:

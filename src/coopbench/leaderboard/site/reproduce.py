@@ -14,22 +14,14 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
+from coopbench.leaderboard.presets import todays_config
+
 __all__ = ["reproduce_command"]
 
 
-@cache
-def _preset(path: str, task: str, tier: str, continuous: bool) -> dict[str, Any] | None:
-    """The full config a built-in algorithm runs with on ``(task, tier)`` with continuous or
-    discrete actions; None when unknown."""
-    from coopbench.algorithms.registry import BUILTIN, get_algorithm
-    from coopbench.harness.config import build_config, config_dict
-
-    if path not in BUILTIN.values():
-        return None
-    try:
-        return config_dict(build_config(get_algorithm(path), task, tier, {}, continuous))
-    except ValueError:
-        return None
+# the full config a built-in algorithm runs with on (task, tier, action type); None when
+# unknown. Cached: rendering a site never writes a tuned preset.
+_preset = cache(todays_config)
 
 
 @cache
