@@ -29,6 +29,7 @@ from coopbench.harness.budget import BudgetEnv
 from coopbench.harness.config import build_config
 from coopbench.harness.evaluate import EvaluationError, evaluate_policy
 from coopbench.harness.metadata import run_key, run_metadata
+from coopbench.harness.progress import JobProgress
 from coopbench.harness.protocol import TierProtocol, get_protocol
 from coopbench.harness.threads import thread_policy
 from coopbench.stats import normalise
@@ -208,14 +209,6 @@ class _Evaluator:
         return snap
 
 
-def _progress_bar(budget: int, label: str) -> tuple[Any, Any]:
-    from rich.progress import Progress
-
-    bar = Progress(transient=True)
-    task = bar.add_task(label, total=budget)
-    return bar, lambda point: bar.update(task, completed=point)
-
-
 def run_experiment(
     task: str,
     algo: str,
@@ -272,39 +265,34 @@ def _run(
         env.task, algo, cls, config, seed, protocol, algorithm.policies(), device, threads
     )
     key = run_key(meta)
-    bar, tick = (
-        _progress_bar(protocol.budget, f"{task} {algo} seed {seed}") if progress else (None, None)
-    )
-    with tempfile.TemporaryDirectory(prefix="coopbench-run-") as tmp:
-        evaluator = _Evaluator(algorithm, protocol, sink, key, Path(tmp), tick)
+    progress_display = JobProgress(  # a line per tenth of the budget off a terminal
+        protocol.budget, f"{task} {algo} seed {seed}", progress, transient=True,
+        min_step=protocol.budget // 10,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="coopbench-run-") as tmp, progress_display:
+        evaluator = _Evaluator(algorithm, protocol, sink, key, Path(tmp), progress_display.update)
         budget_env = BudgetEnv(env, protocol.budget, protocol.schedule(), evaluator)
         hooks = _Hooks()
         hooks.env = budget_env
         if sink is not None:
             sink.begin_run(key, meta)
-        if bar is not None:
-            bar.start()
-        try:
-            _learn(algorithm, budget_env, hooks, algo)
-            budget_env.finish()
-            if save_dir is not None:
-                from coopbench.harness.checkpoints import save_run
+        _learn(algorithm, budget_env, hooks, algo)
+        budget_env.finish()
+        if save_dir is not None:
+            from coopbench.harness.checkpoints import save_run
 
-                save_run(save_dir, algorithm, evaluator.best, meta, algo, key,
-                         budget_env.steps_taken)  # fmt: skip
-            absolute = {
-                n: evaluate_policy(
-                    evaluator.best_policy(n),
-                    spec,
-                    protocol.absolute_episodes,
-                    protocol.absolute_seed,
-                    name=n,
-                )
-                for n in evaluator.names
-            }
-        finally:
-            if bar is not None:
-                bar.stop()
+            save_run(save_dir, algorithm, evaluator.best, meta, algo, key,
+                     budget_env.steps_taken)  # fmt: skip
+        absolute = {
+            n: evaluate_policy(
+                evaluator.best_policy(n),
+                spec,
+                protocol.absolute_episodes,
+                protocol.absolute_seed,
+                name=n,
+            )
+            for n in evaluator.names
+        }
     wall = time.perf_counter() - started
     submission = None
     if sink is not None:

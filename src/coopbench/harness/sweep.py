@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
+from coopbench.harness.progress import JobProgress
 from coopbench.harness.ray_backend import check_resources, run_ray
 from coopbench.harness.run import prepare_run, run_experiment, run_key, run_metadata
 from coopbench.harness.threads import resolve_threads, worker_env
@@ -257,43 +258,14 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
         process.join(timeout=10)
 
 
-class RunsProgress:
-    """A rich progress bar over jobs (or nothing)."""
+class RunsProgress(JobProgress):
+    """Progress over a sweep's jobs, counting them by outcome (done, skipped, failed)."""
 
     def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled, self.counts = (
-            total,
-            enabled,
-            {"done": 0, "skipped": 0, "failed": 0},
-        )
-        self.progress: Any = None
-
-    def __enter__(self) -> RunsProgress:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self.progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-            )
-            self.task = self.progress.add_task("runs", total=self.total)
-            self.progress.start()
-        return self
+        super().__init__(total, "runs", enabled)
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
 
     def advance(self, outcome: dict[str, Any]) -> None:
         self.counts[outcome["status"]] += 1
-        if self.progress is not None:
-            text = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v)
-            self.progress.update(self.task, advance=1, description=f"runs ({text})")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        text = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v)
+        self.update(sum(self.counts.values()), f"runs ({text})")

@@ -12,8 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from coopbench.harness.progress import JobProgress
 from coopbench.harness.protocol import get_protocol
-from coopbench.harness.sweep import RunsProgress
 from coopbench.tuning.check import CheckRow, check_top, check_winner
 from coopbench.tuning.confirm import confirm, confirm_markdown
 from coopbench.tuning.study import (
@@ -111,27 +111,15 @@ def _show(console: Console, spec: TuneSpec, result: TuneResult) -> None:
     console.print(top)
 
 
-class _TrialBar(RunsProgress):
-    """The sweep's rich progress bar, counting trials, with the last and best values."""
-
-    def __enter__(self) -> _TrialBar:
-        super().__enter__()
-        if self.progress is not None:
-            self.progress.update(self.task, description="trials")
-        return self
+class _TrialBar(JobProgress):
+    """Progress over the study's trials, with the last and best values."""
 
     def __call__(self, study: Any, trial: Any = None) -> None:
         """After each trial (Optuna's callback), and once at the end with no trial."""
-        if self.progress is None:
-            return
         values = [t.value for t in study.get_trials(deepcopy=False) if t.value is not None]
         best = max(values) if values else math.nan
         value = "-" if trial is None else "failed" if trial.value is None else f"{trial.value:.3f}"
-        self.progress.update(
-            self.task,
-            completed=len(counted_trials(study)),
-            description=f"trials (last {value}, best {best:.3f})",
-        )
+        self.update(len(counted_trials(study)), f"trials (last {value}, best {best:.3f})")
 
 
 def cmd_tune(args: argparse.Namespace, console: Console) -> int:
@@ -158,7 +146,7 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
         continuous=args.continuous,
     )
     check_spec(spec)  # a bad argument is one error line, before the progress bar
-    with _TrialBar(args.trials, enabled=True) as bar:
+    with _TrialBar(args.trials, "trials") as bar:
         result = tune(spec, db, on_trial=bar)
         bar(result.study)
     _show(console, spec, result)
