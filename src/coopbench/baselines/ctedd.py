@@ -426,6 +426,7 @@ SEARCH_SPACE: tuple[Param, ...] = (
     log_uniform("tau", 1e-3, 5e-2),
     categorical("batch_size", 256, 512, 1024),
     integer("update_every", 10, 100, log=True),
+    integer("learning_starts", 1_000, 25_600, log=True),  # as MADDPG's: both may start early
     log_uniform("alpha_start", 0.01, 0.3),
     uniform("gamma", 0.9, 0.99),
     log_uniform("distill_lr", 1e-3, 2e-2),
