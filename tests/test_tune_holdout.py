@@ -76,7 +76,12 @@ def test_cli_writes_the_check_winner_as_preset_where_the_holdout_holds(tmp_path,
     presets, record = tmp_path / "p.json", tmp_path / "tuning.md"
     argv = [*ARGV, "--db", str(tmp_path / "t.db"), "--presets", str(presets)]
     assert main([*argv, "--record", str(record)]) == 0
-    assert "the gain holds" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "the gain holds" in out
+    # off a terminal the check's and the hold-out's runs are shown a line each: the check
+    # finds today's and trial 3's runs in the study, the hold-out runs 2 seeds × 2 configs
+    runs = [line.split(" [")[0] for line in out.splitlines() if line.startswith("runs (")]
+    assert runs == ["runs (1 skipped): 1/1"] * 2 + ["runs (1 done): 1/2", "runs (2 done): 2/2"] * 2
     (entry,) = json.loads(presets.read_text())[ALGO]["quick"].values()
     assert entry["params"]["greedy"] is False  # the check's winner (trial 3 of TPE seed 0)
     assert entry["check_trial"] == 3 and entry["checked_at"] == "quick"

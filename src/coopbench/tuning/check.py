@@ -68,7 +68,7 @@ def run_config(
     runs = len(spec.tasks) * len(seeds)
     outcomes = run_sweep(
         spec.tasks, [spec.algo], seeds, tier, db_path, min(spec.workers, runs), spec.backend,
-        progress=False, budget=budget, task_kwargs=spec.task_kwargs(), overrides=overrides,
+        progress=spec.progress, budget=budget, task_kwargs=spec.task_kwargs(), overrides=overrides,
         threads=spec.threads,
     )  # fmt: skip
     failed = [o for o in outcomes if o["status"] == "failed"]

@@ -144,6 +144,7 @@ def cmd_tune(args: argparse.Namespace, console: Console) -> int:
         threads=args.threads,
         study=args.study,
         continuous=args.continuous,
+        progress=True,
     )
     check_spec(spec)  # a bad argument is one error line, before the progress bar
     with _TrialBar(args.trials, "trials") as bar:

@@ -47,7 +47,7 @@ class TrialRunsFailed(RuntimeError):
 @dataclass(frozen=True)
 class TuneSpec:
     """What a study tunes and how; everything but ``trials``/``workers``/``backend``/
-    ``threads`` must match when a study is resumed."""
+    ``threads``/``progress`` must match when a study is resumed."""
 
     algo: str
     tasks: tuple[str, ...]
@@ -61,6 +61,7 @@ class TuneSpec:
     study: str | None = None  # None: default_study_name(...)
     sampler_seed: int = 0
     continuous: bool = False  # continuous actions (the tasks' ``continuous_actions``)
+    progress: bool = False  # show the check's and the hold-out's runs (harness.progress)
 
     def name(self) -> str:
         """The study name (given, or made from what defines the objective)."""
