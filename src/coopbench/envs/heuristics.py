@@ -25,7 +25,8 @@ from coopbench.envs.task import Task, permutations
 CN_V2_PAIR_OFFSET = 0.16  # the pair holds 0.16 either side of l* (docs/tasks.md §5)
 CN_V2_SINGLE_OFFSET = 0.2  # > 0.16 so the pair's landmark stays l* (smaller nearest distance)
 PF_APPROACH = 0.12  # wait this far left of the landmark, inside its push zone
-PF_FOLLOW = 0.08  # while pushing, hold this far behind the landmark's centre
+PF_FOLLOW = 0.08  # version 1: while pushing, aim this far behind the pushed landmark
+PF_PUSH_LEAD = 0.2  # version 2: aim this far ahead of it, where a body at push speed rests
 PP_RING = 0.18  # predators close in on a ring of this radius (120 degrees apart)
 PP_LEAD = 0.4  # aim ahead of the prey: a body moving at v rests 0.4 v ahead
 
@@ -100,19 +101,33 @@ def _cn_v2_targets(task: Task, s: dict[str, np.ndarray]) -> np.ndarray:
     return targets
 
 
-def _pf_actions(task: Task, s: dict[str, np.ndarray], continuous: bool) -> np.ndarray:
-    """Line up left of the assigned landmarks; once all are in their zones, push right together."""
+def _pf_actions(
+    task: Task, s: dict[str, np.ndarray], continuous: bool, lead: float = PF_PUSH_LEAD
+) -> np.ndarray:
+    """Line up left of the assigned landmarks; once all are in their zones, push right together,
+    aiming ``lead`` ahead of where the pushed landmark will be.
+
+    Version 2 aims ``PF_PUSH_LEAD`` ahead: a body moving at the push speed (``PUSH_DISTANCE``
+    per step) comes to rest 0.2 ahead of where it is, so the team keeps pace with the
+    landmarks. Version 1 aimed ``PF_FOLLOW`` behind; a team that came to rest there got no
+    force, never moved right, so never pushed (29% of the reference worlds, continuous).
+    """
     pos, vel, lm = s["agent_pos"], s["agent_vel"], s["landmark_pos"]
     approach = lm - np.array([PF_APPROACH, 0.0])
     targets = assign(pos, approach)
     own = targets + np.array([PF_APPROACH, 0.0])
     in_zone = np.linalg.norm(pos - own, axis=-1) < 0.9 * PUSH_ZONE
     pushing = in_zone.all(axis=1)  # [B]
-    follow = own + np.array([PUSH_DISTANCE - PF_FOLLOW, 0.0])  # behind the pushed landmark
+    follow = own + np.array([PUSH_DISTANCE + lead, 0.0])
     wait = steer(pos, vel, targets, continuous)
     push = steer(pos, vel, follow, continuous, min_ux=0.0)
     mask = pushing.reshape(-1, *([1] * (wait.ndim - 1)))
     return np.where(mask, push, wait)
+
+
+def _pf_follow_actions(task: Task, s: dict[str, np.ndarray], continuous: bool) -> np.ndarray:
+    """The version-1 heuristic: push aiming ``PF_FOLLOW`` behind the pushed landmark."""
+    return _pf_actions(task, s, continuous, lead=-PF_FOLLOW)
 
 
 def _pp_targets(task: Task, s: dict[str, np.ndarray]) -> np.ndarray:
@@ -149,14 +164,30 @@ def _pp_chase_targets(task: Task, s: dict[str, np.ndarray]) -> np.ndarray:
     return assign(pos, slots)
 
 
-_TARGETS = {
-    "spread": _cover_targets,
-    "cn-v1": _cover_targets,
-    "cn-v2": _cn_v2_targets,
-    "pp": _pp_targets,
+Actions = Callable[[Task, dict[str, np.ndarray], bool], np.ndarray]
+
+
+def _steered(targets_of: Callable[[Task, dict[str, np.ndarray]], np.ndarray]) -> Actions:
+    """Actions that steer every agent to the targets ``targets_of`` picks."""
+
+    def actions(task: Task, s: dict[str, np.ndarray], continuous: bool) -> np.ndarray:
+        return steer(s["agent_pos"], s["agent_vel"], targets_of(task, s), continuous)
+
+    return actions
+
+
+_ACTIONS: dict[str, Actions] = {
+    "spread": _steered(_cover_targets),
+    "cn-v1": _steered(_cover_targets),
+    "cn-v2": _steered(_cn_v2_targets),
+    "pf": _pf_actions,
+    "pp": _steered(_pp_targets),
 }
 # Heuristics of earlier task versions, kept to re-measure their stored references.
-_RETIRED = {("pp", 1): _pp_chase_targets}
+_RETIRED: dict[tuple[str, int], Actions] = {
+    ("pp", 1): _steered(_pp_chase_targets),
+    ("pf", 1): _pf_follow_actions,
+}
 
 
 def heuristic_policy(task_id: str, version: int | None = None, **kwargs: Any) -> Policy:
@@ -167,21 +198,17 @@ def heuristic_policy(task_id: str, version: int | None = None, **kwargs: Any) ->
     """
     task = make_task(task_id, **kwargs)
     continuous = bool(task.continuous_actions)
-    targets_of = _TARGETS.get(task.task_id)
+    actions_of = _ACTIONS[task.task_id]
     if version is not None and version != task.version:
         if (task.task_id, version) not in _RETIRED:
             kept = sorted([v for t, v in _RETIRED if t == task.task_id] + [task.version])
             raise ValueError(
                 f"{task_id}: no heuristic for version {version!r}; expected one of {kept}"
             )
-        targets_of = _RETIRED[task.task_id, version]
+        actions_of = _RETIRED[task.task_id, version]
 
     def policy(state: np.ndarray) -> np.ndarray:
-        s = task.split_state(np.atleast_2d(state))
-        if task.task_id == "pf":
-            return _pf_actions(task, s, continuous)
-        targets = targets_of(task, s)
-        return steer(s["agent_pos"], s["agent_vel"], targets, continuous)
+        return actions_of(task, task.split_state(np.atleast_2d(state)), continuous)
 
     policy.__doc__ = f"Scripted privileged policy of {task_id} (reads the global state)."
     return policy
