@@ -28,7 +28,7 @@ PUSH_REWARD = 10.0
 class PFTask(Task):
     task_id: ClassVar[str] = "pf"
     # version 2: a new heuristic (it keeps pushing instead of stalling); dynamics, rewards and
-    # observations are version 1's (docs/tasks.md §5).
+    # observations are version 1's (docs/tasks.md §5.2).
     version: ClassVar[int] = 2
     same_dynamics_as: ClassVar[tuple[int, ...]] = (1,)
     default_max_cycles: ClassVar[int] = 50
