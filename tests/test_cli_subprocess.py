@@ -197,13 +197,23 @@ def test_bench_survives_kill_9_and_resumes(tmp_path, monkeypatch):
 
 GATE = "tests.fixtures.gate:GateAlgo"  # each run waits at its first evaluation point
 GATED_SEEDS = 6  # two running when Ctrl-C comes, four queued behind them
+# A terminal's foreground job has Ctrl-C at its default action, but a test run started in
+# the background of a script (``pytest ... &``, ``nohup``) has SIGINT ignored, and the
+# command would inherit that through exec and never see the Ctrl-C. This shim restores the
+# default and execs the command in the same process (same pid, same process group).
+SIGINT_DEFAULT = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])",
+]
 
 
 def gated_bench(db: Path, gate: Path) -> subprocess.Popen:
     args = ["bench", "--tasks", "spread", "--algos", GATE, "--seeds", str(GATED_SEEDS)]
     args += ["--workers", "2", "--budget", "200", "--set", f"gate={gate}", "--db", str(db)]
     return subprocess.Popen(
-        [*CMD, *args],
+        [*SIGINT_DEFAULT, *CMD, *args],
         cwd=db.parent,
         env={**env_with_root(), "TMPDIR": str(db.parent)},
         stdout=subprocess.DEVNULL,
