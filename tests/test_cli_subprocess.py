@@ -197,10 +197,10 @@ def test_bench_survives_kill_9_and_resumes(tmp_path, monkeypatch):
 
 GATE = "tests.fixtures.gate:GateAlgo"  # each run waits at its first evaluation point
 GATED_SEEDS = 6  # two running when Ctrl-C comes, four queued behind them
-# A terminal's foreground job has Ctrl-C at its default action, but a test run started in
-# the background of a script (``pytest ... &``, ``nohup``) has SIGINT ignored, and the
-# command would inherit that through exec and never see the Ctrl-C. This shim restores the
-# default and execs the command in the same process (same pid, same process group).
+# A terminal's foreground job has Ctrl-C at its default action, but a test run started with
+# ``&`` from a shell without job control (``nohup pytest ... &`` in a script) has SIGINT
+# ignored, and the command would inherit that through exec and never see the Ctrl-C. This
+# shim restores the default and execs the command in the same process (same pid and group).
 SIGINT_DEFAULT = [
     sys.executable,
     "-c",
