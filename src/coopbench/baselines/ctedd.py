@@ -1,5 +1,6 @@
 """CTEDD: centralised training and exploration, decentralised execution via policy
-distillation (Chen 2019, ``papers/ctedd_chen_policy_distillation.txt``).
+distillation (G. Chen 2019, "A New Framework for Multi-Agent Reinforcement Learning –
+Centralized Training and Exploration with Decentralized Execution via Policy Distillation").
 
 Algorithm 1, with both stages running side by side in one loop:
 

@@ -1,7 +1,8 @@
 """MADDPG (Lowe et al. 2017) with optional message channels: MADDPG, MADDPG-1, MADDPG-3.
 
-The baseline of the CTEDD paper (``papers/ctedd_chen_policy_distillation.txt`` §5,
-§5.2), with the defaults of the reference code openai/maddpg:
+The baseline of the CTEDD paper (Chen 2019, "Centralized Training and Exploration with
+Decentralized Execution via Policy Distillation", §5, §5.2), with the defaults of the
+reference code openai/maddpg:
 
 - **actors**: decentralised local policies ``CommPolicyNet`` (CTEDD §4.2, fig. 2):
   agent i's action is computed from its own observation and the ``comm_dim``-value

@@ -1,8 +1,8 @@
 """MAPPO and IPPO: PPO with one actor shared by all agents (Yu et al. 2022).
 
 "The Surprising Effectiveness of PPO in Cooperative Multi-Agent Games" (Yu et al.
-2022; summary in ``papers/marl_actor_critic_guide.txt``, "MAPPO refers to PPO with
-a central critic, IPPO with local inputs for both the actor and critic"):
+2022): MAPPO is PPO with a centralised critic, IPPO the same with local inputs for
+both the actor and the critic:
 
 1. one actor ``π(a | o_i [, id_i])`` shared by all agents (parameter sharing);
    the critic reads the global ``state()`` (MAPPO) or agent i's observation (IPPO);
