@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import numpy as np
@@ -111,14 +111,18 @@ def progress(db: Path) -> int:
         return 0
 
 
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def wait_group_gone(pgid: int, timeout: float = 20.0) -> None:
     """Wait until every process of the killed group has exited."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
+    while group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
@@ -223,11 +227,27 @@ def gated_bench(db: Path, gate: Path) -> subprocess.Popen:
     )
 
 
-def test_ctrl_c_stops_the_pool_at_once_and_the_sweep_resumes(tmp_path):
-    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while both workers
-    sit in a run: the command exits within seconds with every worker gone and no queued run
-    started. Before, each worker turned it into a failed run and took the next job, so the
-    command ran on until the queue was done (here: each queued run waiting at its gate)."""
+def ctrl_c(pid: int) -> None:
+    os.killpg(pid, signal.SIGINT)  # a terminal sends it to the whole foreground group
+
+
+def kill(pid: int) -> None:
+    os.kill(pid, signal.SIGTERM)  # ``kill PID``: the main process alone
+
+
+@pytest.mark.parametrize(
+    ("stop", "status", "message"),
+    [(ctrl_c, 130, "coopbench: interrupted"), (kill, 143, "coopbench: terminated")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_stopped_bench_ends_the_pool_at_once_and_the_sweep_resumes(
+    tmp_path, stop, status, message
+):
+    """Ctrl-C, or SIGTERM to the main process, while both workers sit in a run: the command
+    exits within seconds with every worker gone and no queued run started. Before, on Ctrl-C
+    each worker turned it into a failed run and took the next job, so the command ran on
+    until the queue was done (here: each queued run waiting at its gate); on SIGTERM the
+    main process died alone and left its workers running."""
     db, gate = tmp_path / "stopped.db", tmp_path / "gate"
     gate.mkdir()
     proc = gated_bench(db, gate)
@@ -236,17 +256,17 @@ def test_ctrl_c_stops_the_pool_at_once_and_the_sweep_resumes(tmp_path):
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.05)
     assert len(list(gate.glob("reached-*"))) == 2, "the two workers never reached the gate"
-    os.killpg(proc.pid, signal.SIGINT)
+    stop(proc.pid)
     try:
         _, err = proc.communicate(timeout=30)  # without the fix: it runs on, queue and all
-    finally:
-        if proc.poll() is None:
+        wait_group_gone(proc.pid, timeout=10)
+        left_behind = group_alive(proc.pid)
+    finally:  # nothing of it may outlive the test, pass or fail
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-    wait_group_gone(proc.pid, timeout=10)
-    with pytest.raises(ProcessLookupError):
-        os.killpg(proc.pid, 0)  # no worker left behind
-    assert proc.returncode == 130
-    assert err.strip().splitlines()[-1] == "coopbench: interrupted" and "Traceback" not in err
+    assert not left_behind  # no worker left behind
+    assert proc.returncode == status
+    assert err.strip().splitlines()[-1] == message and "Traceback" not in err
     assert len(list(gate.glob("reached-*"))) == 2  # no queued run started
     with Store(db) as store:
         assert len(store.unfinished()) == 2 and store.submissions() == []

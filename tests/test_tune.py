@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -121,6 +124,29 @@ def test_ctrl_c_requeues_the_trial(tmp_path, monkeypatch, caplog):
     assert done.ran == 1 and len(done.trials) == 1
     assert done.trials[0].params == {"epsilon": 0.5, "greedy": True}
     assert done.trials[0].user_attrs["requeued_from"] == 0
+
+
+def test_sigterm_stops_cli_tune_like_ctrl_c_and_requeues_the_trial(tmp_path, monkeypatch, capsys):
+    """``kill PID`` on ``coopbench tune``: status 143, one line, the trial requeued, and the
+    handler gone once ``main`` returns."""
+    db = tmp_path / "tune.db"
+    real = tuning.run_sweep
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        raise AssertionError("SIGTERM did not stop the trial")
+
+    argv = ["tune", "--algo", ALGO, "--tasks", "spread", "--trials", "1", "--seeds", "1",
+            "--workers", "1", "--budget", "60", "--db", str(db)]  # fmt: skip
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(tuning, "run_sweep", killed)
+    assert main(argv) == 143
+    assert capsys.readouterr().err.strip().splitlines() == ["coopbench: terminated"]
+    assert signal.getsignal(signal.SIGTERM) == before
+    monkeypatch.setattr(tuning, "run_sweep", real)
+    done = tuning.tune(spec(1), str(db))
+    assert done.ran == 1 and done.trials[0].user_attrs["requeued_from"] == 0
 
 
 def test_parallel_trials_run_the_enqueued_config_once(tmp_path):

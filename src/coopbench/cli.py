@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -428,11 +429,24 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 500 else text[:497] + "..."
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``), raised where the command is so that it stops as on Ctrl-C:
+    a sweep's pool ended, a tuning trial requeued, the store left sound."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``coopbench`` console script."""
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return COMMANDS[args.command](args)
+    except Terminated:
+        print("coopbench: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("coopbench: interrupted", file=sys.stderr)
         return 130
@@ -441,6 +455,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"coopbench: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@ as it goes (SQLite WAL; the store's transactions serialise writers), so a killed
 loses at most the evaluation points in flight: a resumed sweep skips every finished run
 (``store.is_finished``) and restarts unfinished ones from scratch (``begin_run`` discards
 their rows). Runs are independent and fully seeded, so the pool gives the same numbers as
-running the matrix sequentially. Ctrl-C stops the pool at once: queued jobs are dropped and
-the running workers terminated (they ignore SIGINT themselves). With ``backend="ray"`` the
-jobs run as Ray tasks on a cluster and stream their store calls to the driver's node
+running the matrix sequentially. Ctrl-C (or SIGTERM, which the CLI raises as an
+interrupt) stops the pool at once: queued jobs are dropped and the running workers
+terminated (they ignore SIGINT themselves). With ``backend="ray"`` the jobs run as Ray
+tasks on a cluster and stream their store calls to the driver's node
 (``harness.ray_backend``).
 """
 

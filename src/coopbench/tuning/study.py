@@ -14,9 +14,9 @@ Every trial's runs go through ``harness.sweep.run_sweep`` (the process pool or R
 runs skipped), so a trial re-run with the same params costs nothing. The study lives in
 Optuna's RDB storage in ``<store>.optuna.db`` beside the results store. Resuming: a trial
 left RUNNING by a killed process is failed and its params enqueued again; a trial stopped
-by Ctrl-C enqueues its params itself. Such trials are marked ``interrupted`` and do not count
-toward ``trials`` (the number of finished trials the study is run to). Run one tuning
-process per study at a time.
+by Ctrl-C or SIGTERM enqueues its params itself. Such trials are marked ``interrupted``
+and do not count toward ``trials`` (the number of finished trials the study is run to).
+Run one tuning process per study at a time.
 """
 
 from __future__ import annotations
