@@ -4,6 +4,8 @@ external-protocol entries kept apart, BenchMARL's layout, and hostile files refu
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +259,13 @@ def test_committed_board_is_unchanged(capsys, tmp_path):
     assert main(["leaderboard", "show", "--db", "std.db"]) == 0
     shown = capsys.readouterr().out
     assert shown == (ROOT / "results" / "standard" / "leaderboard.md").read_text()
+
+
+@pytest.mark.slow
+def test_committed_before_after_table_is_unchanged():
+    """``results/tuning/before_after.py`` on the committed runs gives the committed table (it
+    also fails when the board's preset disagrees with a ``_before`` / ``_trial`` file)."""
+    script = ROOT / "results" / "tuning" / "before_after.py"
+    made = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == (ROOT / "results" / "tuning" / "before_after.md").read_text()
