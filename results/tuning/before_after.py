@@ -26,7 +26,7 @@ from coopbench.leaderboard.scoring import Entry, aggregate, probability_of_impro
 from coopbench.results.files import read_json
 
 RESULTS = Path(__file__).resolve().parents[1]
-PAIRED = re.compile(r"^(?P<stem>.+?)_(?P<kind>before|before_v1|trial\d+_seeds0-4)\.json\.gz$")
+PAIRED = re.compile(r"^.+?_(?P<kind>before|before_v1|trial\d+_seeds0-4)\.json\.gz$")
 TASK_ORDER = ("spread", "cn-v1", "cn-v2", "pf", "pp")
 Key = tuple[bool, str, str]  # (continuous, label, task)
 HEADER = """# Tuned presets: before and after, per leaderboard entry
@@ -96,12 +96,13 @@ def main() -> None:
     print(HEADER)
     board = entries(sorted((RESULTS / "standard").glob("*.json.gz")))
     found = pairs(board)
-    for key, hand, tuned, name, held in found:
+    for (continuous, label, task), hand, tuned, name, held in found:
         version = (
             "" if hand.task_version == tuned.task_version else f" (hand: v{hand.task_version})"
         )
         cells = [
-            _name(key).replace(" `", " | `") + version,
+            label + (" (c)" if continuous else ""),
+            f"`{task}`{version}",
             "**tuned**" if held else "hand",
             interval_text(hand.final),
             interval_text(tuned.final),
