@@ -87,9 +87,13 @@ def _order(key: Key) -> tuple:
     return continuous, label, TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER)
 
 
+def _entry(continuous: bool, label: str) -> str:
+    return label + (" (c)" if continuous else "")
+
+
 def _name(key: Key) -> str:
     continuous, label, task = key
-    return f"{label}{' (c)' if continuous else ''} `{task}`"
+    return f"{_entry(continuous, label)} `{task}`"
 
 
 def main() -> None:
@@ -101,7 +105,7 @@ def main() -> None:
             "" if hand.task_version == tuned.task_version else f" (hand: v{hand.task_version})"
         )
         cells = [
-            label + (" (c)" if continuous else ""),
+            _entry(continuous, label),
             f"`{task}`{version}",
             "**tuned**" if held else "hand",
             interval_text(hand.final),
